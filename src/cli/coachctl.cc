@@ -1,0 +1,150 @@
+// coachctl: the command-line tool for coaching leads and QA analysts.
+//
+//   coachctl lint [PATH...]                  validate phrase lists
+//   coachctl replay [--phrase_lists P] FILE  replay recorded calls (JSON Lines)
+//
+// Exit codes: 0 success, 1 findings (lint errors, unreadable input), 2 usage.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "cli/text_report.h"
+#include "engine/call_session.h"
+#include "phrase_lists/loader.h"
+#include "transcripts/jsonl_reader.h"
+
+ABSL_FLAG(std::string, phrase_lists, COACHD_DEFAULT_PHRASE_LISTS,
+          "Phrase list file or directory (all *.textproto below it).");
+ABSL_FLAG(std::string, interim_policy, "interim",
+          "replay: 'interim' fires on interim hypotheses, 'final_only' waits for finals.");
+ABSL_FLAG(bool, warnings, true, "lint: also print warnings.");
+
+namespace {
+
+using coach::engine::Diagnostic;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFindings = 1;
+constexpr int kExitUsage = 2;
+
+constexpr char kUsage[] =
+    "coachctl <command> [flags] [args]\n"
+    "\n"
+    "Commands:\n"
+    "  lint [PATH...]    Validate phrase lists (default: --phrase_lists). Prints\n"
+    "                    file:line:col: rule <id>: message and exits 1 on any error.\n"
+    "  replay FILE...    Replay recorded calls (coachd JSON Lines) through the engine\n"
+    "                    and print every event and the scorecard of each call.\n"
+    "\n"
+    "Run 'coachctl --help' for every flag.";
+
+int Lint(std::vector<std::string> paths) {
+  if (paths.empty()) paths.push_back(absl::GetFlag(FLAGS_phrase_lists));
+  std::vector<Diagnostic> diagnostics;
+  auto rules = coach::phrase_lists::LoadRuleSet(paths, {}, &diagnostics);
+  int errors = 0;
+  int warnings = 0;
+  for (const Diagnostic& d : diagnostics) {
+    if (d.level == Diagnostic::Level::kError) {
+      ++errors;
+      std::cout << d.ToString() << "\n";
+    } else {
+      ++warnings;
+      if (absl::GetFlag(FLAGS_warnings)) std::cout << d.ToString() << "\n";
+    }
+  }
+  if (!rules.ok()) {
+    if (errors == 0) std::cout << "error: " << rules.status().message() << "\n";
+    std::cout << "FAILED: " << std::max(errors, 1) << " error(s), " << warnings
+              << " warning(s)\n";
+    return kExitFindings;
+  }
+  int examples = 0;
+  for (const auto& rule : (*rules)->rules()) {
+    examples += static_cast<int>(rule.spec.examples.size() + rule.spec.counter_examples.size());
+  }
+  std::cout << "OK: " << (*rules)->rules().size() << " rules, "
+            << (*rules)->expectations().size() << " expectations, " << examples
+            << " examples checked, " << warnings << " warning(s), "
+            << (*rules)->source_files().size() << " files, version " << (*rules)->version()
+            << "\n";
+  return kExitOk;
+}
+
+int Replay(const std::vector<std::string>& files) {
+  if (files.empty()) {
+    std::cerr << "coachctl replay: name at least one transcript file\n\n" << kUsage << "\n";
+    return kExitUsage;
+  }
+  coach::engine::SessionOptions options;
+  const std::string policy = absl::GetFlag(FLAGS_interim_policy);
+  if (policy == "final_only") {
+    options.interim_policy = coach::engine::InterimPolicy::kFinalOnly;
+  } else if (policy != "interim") {
+    std::cerr << "coachctl: --interim_policy must be 'interim' or 'final_only', not '" << policy
+              << "'\n";
+    return kExitUsage;
+  }
+  auto rules = coach::phrase_lists::LoadRuleSet({absl::GetFlag(FLAGS_phrase_lists)});
+  if (!rules.ok()) {
+    std::cerr << "coachctl: cannot load phrase lists: " << rules.status().message() << "\n";
+    return kExitFindings;
+  }
+  int failures = 0;
+  for (const std::string& file : files) {
+    auto calls = coach::transcripts::ReadJsonlFile(file);
+    if (!calls.ok()) {
+      std::cerr << "coachctl: " << calls.status().message() << "\n";
+      ++failures;
+      continue;
+    }
+    for (const auto& call : *calls) {
+      std::cout << "=== call " << call.call_id
+                << (call.agent_id.empty() ? "" : absl::StrCat(" (agent ", call.agent_id, ")"))
+                << " from " << file << "\n";
+      coach::engine::CallSession session(*rules, options);
+      std::vector<coach::engine::Event> events;
+      bool failed = false;
+      for (const auto& segment : call.segments) {
+        if (absl::Status status = session.ProcessSegment(segment, &events); !status.ok()) {
+          std::cerr << "coachctl: " << file << ": call " << call.call_id << ", segment "
+                    << segment.segment_id << ": " << status.message() << "\n";
+          failed = true;
+        }
+      }
+      auto report = session.Finish(&events);
+      for (const auto& event : events) std::cout << coach::cli::FormatEvent(event);
+      if (!report.ok()) {
+        std::cerr << "coachctl: call " << call.call_id << ": " << report.status().message()
+                  << "\n";
+        failed = true;
+      } else {
+        std::cout << "\n" << coach::cli::FormatReport(*report) << "\n";
+      }
+      if (failed) ++failures;
+    }
+  }
+  return failures == 0 ? kExitOk : kExitFindings;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) {
+    std::cerr << kUsage << "\n";
+    return kExitUsage;
+  }
+  const std::string command = positional[1];
+  std::vector<std::string> args(positional.begin() + 2, positional.end());
+  if (command == "lint") return Lint(args);
+  if (command == "replay") return Replay(args);
+  std::cerr << "coachctl: unknown command '" << command << "'\n\n" << kUsage << "\n";
+  return kExitUsage;
+}

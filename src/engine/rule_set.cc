@@ -1,0 +1,439 @@
+#include "engine/rule_set.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "engine/normalizer.h"
+#include "engine/phrase_compiler.h"
+
+namespace coach::engine {
+namespace {
+
+bool IsIdentifier(absl::string_view text, absl::string_view extra) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || extra.find(c) != absl::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Stable 64-bit FNV-1a, so a rule set's version is the same in every process
+// and build (absl::Hash is deliberately not stable).
+class Fingerprint {
+ public:
+  void Add(absl::string_view text) {
+    AddNumber(text.size());
+    for (char c : text) Mix(static_cast<unsigned char>(c));
+  }
+  void AddNumber(uint64_t value) {
+    for (int i = 0; i < 8; ++i) Mix(static_cast<unsigned char>(value >> (8 * i)));
+  }
+  void AddTexts(const std::vector<LocatedText>& texts) {
+    AddNumber(texts.size());
+    for (const LocatedText& t : texts) Add(t.text);
+  }
+  void AddStrings(const std::vector<std::string>& texts) {
+    AddNumber(texts.size());
+    for (const std::string& t : texts) Add(t);
+  }
+  uint64_t value() const { return hash_; }
+
+ private:
+  void Mix(unsigned char byte) {
+    hash_ ^= byte;
+    hash_ *= 1099511628211ULL;
+  }
+  uint64_t hash_ = 14695981039346656037ULL;
+};
+
+std::string VersionOf(const RuleSetSpec& spec) {
+  Fingerprint fp;
+  fp.AddNumber(spec.rules.size());
+  for (const RuleSpec& r : spec.rules) {
+    fp.Add(r.id);
+    fp.Add(r.category);
+    fp.AddNumber(static_cast<uint64_t>(r.kind));
+    fp.AddNumber(static_cast<uint64_t>(r.speaker));
+    fp.AddNumber(static_cast<uint64_t>(r.severity));
+    fp.AddTexts(r.phrases);
+    fp.AddTexts(r.patterns);
+    fp.AddTexts(r.unless_phrases);
+    fp.AddTexts(r.unless_patterns);
+    fp.Add(r.title);
+    fp.Add(r.message);
+    fp.Add(r.suggestion);
+    fp.AddNumber(static_cast<uint64_t>(r.cooldown_ms));
+    fp.AddNumber(static_cast<uint64_t>(r.max_per_call));
+  }
+  fp.AddNumber(spec.expectations.size());
+  for (const ExpectationSpec& e : spec.expectations) {
+    fp.Add(e.id);
+    fp.Add(e.category);
+    fp.AddStrings(e.when);
+    fp.AddStrings(e.expect);
+    fp.AddNumber(static_cast<uint64_t>(e.within_ms));
+    fp.AddNumber(static_cast<uint64_t>(e.within_agent_turns));
+    fp.AddNumber(static_cast<uint64_t>(e.at_least));
+    fp.AddNumber(static_cast<uint64_t>(e.severity));
+    fp.Add(e.title);
+    fp.Add(e.message);
+    fp.Add(e.suggestion);
+  }
+  return absl::StrFormat("rs-%016x", fp.value());
+}
+
+RE2::Options RegexOptions(int64_t max_mem) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(max_mem);
+  return options;
+}
+
+std::string Quoted(absl::string_view text) {
+  constexpr size_t kMax = 80;
+  if (text.size() <= kMax) return absl::StrCat("\"", text, "\"");
+  return absl::StrCat("\"", text.substr(0, kMax), "...\"");
+}
+
+class DiagnosticSink {
+ public:
+  void Error(const SourceLocation& location, absl::string_view id, std::string message) {
+    Add(Diagnostic::Level::kError, location, id, std::move(message));
+  }
+  void Warning(const SourceLocation& location, absl::string_view id, std::string message) {
+    Add(Diagnostic::Level::kWarning, location, id, std::move(message));
+  }
+  int errors() const { return errors_; }
+  const std::vector<Diagnostic>& all() const { return all_; }
+
+ private:
+  void Add(Diagnostic::Level level, const SourceLocation& location, absl::string_view id,
+           std::string message) {
+    Diagnostic d;
+    d.level = level;
+    d.location = location;
+    d.rule_id = std::string(id);
+    d.message = std::move(message);
+    if (level == Diagnostic::Level::kError) ++errors_;
+    all_.push_back(std::move(d));
+  }
+  int errors_ = 0;
+  std::vector<Diagnostic> all_;
+};
+
+// Builds the alternation of a rule's phrases and raw patterns, reporting each
+// bad piece at its own location. Returns "" when nothing valid was given.
+std::string CombinePieces(const std::vector<LocatedText>& phrases,
+                          const std::vector<LocatedText>& patterns, absl::string_view rule_id,
+                          absl::string_view what, int64_t max_mem, DiagnosticSink* sink) {
+  std::vector<std::string> pieces;
+  for (const LocatedText& phrase : phrases) {
+    absl::StatusOr<CompiledPhrase> compiled = CompilePhrase(phrase.text);
+    if (!compiled.ok()) {
+      sink->Error(phrase.location, rule_id,
+                  absl::StrCat(what, " ", Quoted(phrase.text), ": ", compiled.status().message()));
+      continue;
+    }
+    pieces.push_back(std::move(compiled->regex));
+  }
+  for (const LocatedText& pattern : patterns) {
+    RE2 re(pattern.text, RegexOptions(max_mem));
+    if (!re.ok()) {
+      sink->Error(pattern.location, rule_id,
+                  absl::StrCat(what, " pattern ", Quoted(pattern.text), ": ", re.error()));
+      continue;
+    }
+    pieces.push_back(absl::StrCat("(?:", pattern.text, ")"));
+  }
+  if (pieces.empty()) return "";
+  if (pieces.size() == 1) return pieces.front();
+  return absl::StrCat("(?:", absl::StrJoin(pieces, "|"), ")");
+}
+
+std::unique_ptr<RE2> CompileCombined(const std::string& regex, const RuleSpec& rule,
+                                     absl::string_view what, const CompileOptions& options,
+                                     DiagnosticSink* sink) {
+  auto re = std::make_unique<RE2>(regex, RegexOptions(options.rule_max_mem));
+  if (!re->ok()) {
+    sink->Error(rule.location, rule.id, absl::StrCat(what, " do not compile together: ", re->error()));
+    return nullptr;
+  }
+  if (re->ProgramSize() > options.max_rule_program_size) {
+    sink->Error(rule.location, rule.id,
+                absl::StrCat(what, " compile to an RE2 program of size ", re->ProgramSize(),
+                             ", over the limit of ", options.max_rule_program_size,
+                             "; split them over several rules or simplify them"));
+    return nullptr;
+  }
+  return re;
+}
+
+}  // namespace
+
+std::string SourceLocation::ToString() const {
+  if (line <= 0) return file.empty() ? "<unknown>" : file;
+  if (column <= 0) return absl::StrCat(file, ":", line);
+  return absl::StrCat(file, ":", line, ":", column);
+}
+
+std::string Diagnostic::ToString() const {
+  std::string out = absl::StrCat(location.ToString(), ": ");
+  if (level == Level::kWarning) absl::StrAppend(&out, "warning: ");
+  if (!rule_id.empty()) absl::StrAppend(&out, "rule ", rule_id, ": ");
+  absl::StrAppend(&out, message);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
+    RuleSetSpec spec, const CompileOptions& options, std::vector<Diagnostic>* diagnostics) {
+  DiagnosticSink sink;
+  std::shared_ptr<RuleSet> set(new RuleSet());
+  set->version_ = VersionOf(spec);
+  set->source_files_ = std::move(spec.source_files);
+
+  absl::flat_hash_map<std::string, SourceLocation> first_definition;
+  absl::flat_hash_set<std::string> categories;
+  absl::flat_hash_map<std::string, std::string> phrase_owner;
+  for (RuleSpec& rule : spec.rules) {
+    if (!IsIdentifier(rule.id, "._-")) {
+      sink.Error(rule.location, rule.id,
+                 "id must be non-empty and use only letters, digits, '_', '.' and '-'");
+    } else if (auto [it, inserted] = first_definition.emplace(rule.id, rule.location); !inserted) {
+      sink.Error(rule.location, rule.id,
+                 absl::StrCat("duplicate id; first defined at ", it->second.ToString()));
+    }
+    if (!IsIdentifier(rule.category, "_")) {
+      sink.Error(rule.location, rule.id,
+                 "category must be non-empty and use only letters, digits and '_'");
+    }
+    categories.insert(rule.category);
+    if (rule.title.empty()) sink.Error(rule.location, rule.id, "title is empty");
+    if (rule.message.empty()) sink.Error(rule.location, rule.id, "message is empty");
+    if (rule.phrases.empty() && rule.patterns.empty()) {
+      sink.Error(rule.location, rule.id, "rule has no phrases and no patterns");
+    }
+    if (rule.cooldown_ms < 0) sink.Error(rule.location, rule.id, "cooldown must not be negative");
+    if (rule.max_per_call < 0) {
+      sink.Error(rule.location, rule.id, "max_per_call must not be negative");
+    }
+    if (rule.examples.empty()) sink.Warning(rule.location, rule.id, "rule has no examples");
+    if (rule.counter_examples.empty()) {
+      sink.Warning(rule.location, rule.id, "rule has no counter-examples");
+    }
+    for (const LocatedText& phrase : rule.phrases) {
+      auto [it, inserted] = phrase_owner.emplace(NormalizeToString(phrase.text), rule.id);
+      if (!inserted && it->second != rule.id) {
+        sink.Warning(phrase.location, rule.id,
+                     absl::StrCat("phrase ", Quoted(phrase.text), " is also a phrase of rule ",
+                                  it->second));
+      }
+    }
+
+    CompiledRule compiled;
+    const int errors_before = sink.errors();
+    const std::string regex = CombinePieces(rule.phrases, rule.patterns, rule.id, "phrase",
+                                            options.rule_max_mem, &sink);
+    const std::string unless = CombinePieces(rule.unless_phrases, rule.unless_patterns, rule.id,
+                                             "unless", options.rule_max_mem, &sink);
+    if (sink.errors() == errors_before && !regex.empty()) {
+      compiled.regex = CompileCombined(regex, rule, "phrases and patterns", options, &sink);
+      if (!unless.empty()) {
+        compiled.unless = CompileCombined(unless, rule, "unless phrases and patterns", options,
+                                          &sink);
+      }
+    }
+    compiled.spec = std::move(rule);
+    set->rules_.push_back(std::move(compiled));
+  }
+
+  for (ExpectationSpec& expectation : spec.expectations) {
+    const std::string& id = expectation.id;
+    if (!IsIdentifier(id, "._-")) {
+      sink.Error(expectation.location, id,
+                 "id must be non-empty and use only letters, digits, '_', '.' and '-'");
+    } else if (auto [it, inserted] = first_definition.emplace(id, expectation.location);
+               !inserted) {
+      sink.Error(expectation.location, id,
+                 absl::StrCat("duplicate id; first defined at ", it->second.ToString()));
+    }
+    if (!IsIdentifier(expectation.category, "_")) {
+      sink.Error(expectation.location, id,
+                 "category must be non-empty and use only letters, digits and '_'");
+    }
+    if (expectation.title.empty()) sink.Error(expectation.location, id, "title is empty");
+    if (expectation.message.empty()) sink.Error(expectation.location, id, "message is empty");
+    if (expectation.expect.empty()) {
+      sink.Error(expectation.location, id, "expect lists no category");
+    }
+    for (const auto* list : {&expectation.when, &expectation.expect}) {
+      for (const std::string& category : *list) {
+        if (!categories.contains(category)) {
+          sink.Error(expectation.location, id,
+                     absl::StrCat("category '", category, "' in ",
+                                  list == &expectation.when ? "when" : "expect",
+                                  " is not the category of any loaded rule"));
+        }
+      }
+    }
+    if (expectation.within_ms < 0 || expectation.within_agent_turns < 0) {
+      sink.Error(expectation.location, id, "within_seconds and within_agent_turns must not be negative");
+    }
+    if (!expectation.when.empty() && expectation.within_ms == 0 &&
+        expectation.within_agent_turns == 0) {
+      sink.Error(expectation.location, id,
+                 "an expectation with `when` needs within_seconds or within_agent_turns");
+    }
+    if (expectation.when.empty() && expectation.at_least < 1) {
+      sink.Error(expectation.location, id, "at_least must be 1 or more");
+    }
+    set->expectations_.push_back(std::move(expectation));
+  }
+
+  if (sink.errors() == 0) {
+    for (int s = 0; s < kSpeakerCount; ++s) {
+      const auto speaker = static_cast<Speaker>(s);
+      RE2::Options set_options = RegexOptions(options.set_max_mem);
+      set->sets_[s] = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
+      for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
+        const RuleSpec& rule = set->rules_[r].spec;
+        const bool listens = rule.speaker == SpeakerScope::kAny ||
+                             (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
+        if (!listens) continue;
+        std::string error;
+        if (set->sets_[s]->Add(set->rules_[r].regex->pattern(), &error) < 0) {
+          sink.Error(rule.location, rule.id, absl::StrCat("cannot add to RE2::Set: ", error));
+          continue;
+        }
+        set->set_rules_[s].push_back(r);
+      }
+      if (!set->sets_[s]->Compile()) {
+        sink.Error(SourceLocation{}, "",
+                   absl::StrCat("the ", SpeakerName(speaker),
+                                " rules do not fit in the RE2::Set memory budget of ",
+                                options.set_max_mem, " bytes"));
+      }
+    }
+  }
+
+  if (sink.errors() == 0) {
+    for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
+      CompiledRule& rule = set->rules_[r];
+      for (int e = 0; e < static_cast<int>(set->expectations_.size()); ++e) {
+        const ExpectationSpec& expectation = set->expectations_[e];
+        for (const std::string& category : expectation.when) {
+          if (category == rule.spec.category) rule.opens_expectations.push_back(e);
+        }
+        for (const std::string& category : expectation.expect) {
+          if (category == rule.spec.category && rule.spec.speaker != SpeakerScope::kCustomer) {
+            rule.satisfies_expectations.push_back(e);
+          }
+        }
+      }
+    }
+  }
+
+  if (sink.errors() == 0 && options.check_examples) {
+    NormalizedText normalized;
+    std::vector<MatchSpan> spans;
+    for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
+      const RuleSpec& rule = set->rules_[r].spec;
+      for (const LocatedText& example : rule.examples) {
+        Normalize(example.text, &normalized);
+        spans.clear();
+        set->FindOccurrences(r, normalized.text, 0, &spans);
+        if (spans.empty()) {
+          sink.Error(example.location, rule.id,
+                     absl::StrCat("example does not match: ", Quoted(example.text)));
+        }
+      }
+      for (const LocatedText& counter : rule.counter_examples) {
+        Normalize(counter.text, &normalized);
+        spans.clear();
+        set->FindOccurrences(r, normalized.text, 0, &spans);
+        if (!spans.empty()) {
+          const MatchSpan& span = spans.front();
+          sink.Error(counter.location, rule.id,
+                     absl::StrCat("counter-example matches (on \"",
+                                  normalized.text.substr(span.begin, span.end - span.begin),
+                                  "\"): ", Quoted(counter.text)));
+        }
+      }
+    }
+  }
+
+  if (diagnostics != nullptr) *diagnostics = sink.all();
+  if (sink.errors() > 0) {
+    std::vector<std::string> lines;
+    for (const Diagnostic& d : sink.all()) {
+      if (d.level == Diagnostic::Level::kError) lines.push_back(d.ToString());
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "phrase lists have ", sink.errors(), sink.errors() == 1 ? " error" : " errors", ":\n",
+        absl::StrJoin(lines, "\n")));
+  }
+  return std::shared_ptr<const RuleSet>(std::move(set));
+}
+
+std::map<std::string, int> RuleSet::RuleCountsByCategory() const {
+  std::map<std::string, int> counts;
+  for (const CompiledRule& rule : rules_) ++counts[rule.spec.category];
+  return counts;
+}
+
+int RuleSet::FindRule(absl::string_view id) const {
+  for (int r = 0; r < static_cast<int>(rules_.size()); ++r) {
+    if (rules_[r].spec.id == id) return r;
+  }
+  return -1;
+}
+
+namespace {
+
+// Runs `re` over `text` from the start, calling `visit(begin, end)` for each
+// match with boundary spaces trimmed. A match's trailing space may be the
+// leading space of the next one, so the scan resumes on it.
+template <typename Visit>
+void ForEachMatch(const RE2& re, absl::string_view text, Visit visit) {
+  const re2::StringPiece subject(text.data(), text.size());
+  size_t pos = 0;
+  re2::StringPiece match;
+  while (pos < text.size() &&
+         re.Match(subject, pos, text.size(), RE2::UNANCHORED, &match, 1)) {
+    auto begin = static_cast<uint32_t>(match.data() - text.data());
+    auto end = static_cast<uint32_t>(begin + match.size());
+    size_t next = (end > begin && text[end - 1] == ' ') ? end - 1 : end;
+    if (next <= pos) next = pos + 1;
+    pos = next;
+    while (begin < end && text[begin] == ' ') ++begin;
+    while (end > begin && text[end - 1] == ' ') --end;
+    if (end > begin && !visit(begin, end)) return;
+  }
+}
+
+}  // namespace
+
+void RuleSet::FindOccurrences(int rule_index, absl::string_view normalized, uint32_t min_end,
+                              std::vector<MatchSpan>* out) const {
+  const CompiledRule& rule = rules_[rule_index];
+  ForEachMatch(*rule.regex, normalized, [&](uint32_t begin, uint32_t end) {
+    if (end <= min_end) return true;
+    bool cancelled = false;
+    if (rule.unless != nullptr) {
+      ForEachMatch(*rule.unless, normalized, [&](uint32_t unless_begin, uint32_t unless_end) {
+        if (unless_begin < end && begin < unless_end) cancelled = true;
+        return !cancelled && unless_begin < end;
+      });
+    }
+    if (!cancelled) out->push_back(MatchSpan{begin, end});
+    return true;
+  });
+}
+
+}  // namespace coach::engine

@@ -1,0 +1,183 @@
+// File: engine/rule_set.h
+//
+// A RuleSet is the compiled, validated, immutable form of every loaded coaching
+// rule and expectation. Build one with RuleSet::Compile() from plain specs (the
+// phrase_lists layer turns .textproto files into specs); then share it, through
+// std::shared_ptr<const RuleSet>, across any number of calls and threads. It is
+// never modified after Compile(), so concurrent use needs no locking; a reload
+// compiles a new RuleSet and swaps the pointer.
+//
+// Compile() checks everything before returning a RuleSet: ids, categories,
+// kinds, phrase syntax, raw RE2 patterns, program-size limits, expectation
+// references, and every rule's examples (must match) and counter-examples (must
+// not match). Each problem becomes a Diagnostic that names the file:line:column
+// and rule, and the returned status lists them all.
+//
+// Matching uses one RE2::Set per speaker (agent rules + "any" rules, customer
+// rules + "any" rules) to find candidate rules in one pass, then each
+// candidate's own RE2 to find spans and check `unless` exceptions.
+
+#ifndef COACHD_ENGINE_RULE_SET_H_
+#define COACHD_ENGINE_RULE_SET_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/types.h"
+#include "re2/re2.h"
+#include "re2/set.h"
+
+namespace coach::engine {
+
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  // "file:line:col", "file:line" or "file", as much as is known.
+  std::string ToString() const;
+};
+
+// A string from a phrase list together with where it was written.
+struct LocatedText {
+  std::string text;
+  SourceLocation location;
+};
+
+struct RuleSpec {
+  std::string id;
+  SourceLocation location;
+  std::string category;
+  RuleKind kind = RuleKind::kCorrective;
+  SpeakerScope speaker = SpeakerScope::kAgent;
+  Severity severity = Severity::kMedium;
+  std::vector<LocatedText> phrases;
+  std::vector<LocatedText> patterns;
+  std::vector<LocatedText> unless_phrases;
+  std::vector<LocatedText> unless_patterns;
+  std::string title;
+  std::string message;
+  std::string suggestion;
+  int64_t cooldown_ms = 0;
+  int max_per_call = 0;  // 0 = no limit
+  std::vector<LocatedText> examples;
+  std::vector<LocatedText> counter_examples;
+};
+
+struct ExpectationSpec {
+  std::string id;
+  SourceLocation location;
+  std::string category;
+  std::vector<std::string> when;    // empty: an end-of-call expectation
+  std::vector<std::string> expect;  // categories the agent should say
+  int64_t within_ms = 0;            // 0 = no time limit
+  int within_agent_turns = 0;       // 0 = no turn limit
+  int at_least = 1;                 // end-of-call expectations only
+  Severity severity = Severity::kMedium;
+  std::string title;
+  std::string message;
+  std::string suggestion;
+};
+
+struct RuleSetSpec {
+  std::vector<RuleSpec> rules;
+  std::vector<ExpectationSpec> expectations;
+  // Files the specs came from, for GetRuleSet-style introspection.
+  std::vector<std::string> source_files;
+};
+
+struct Diagnostic {
+  enum class Level { kError, kWarning };
+  Level level = Level::kError;
+  SourceLocation location;
+  std::string rule_id;  // rule or expectation id; may be empty
+  std::string message;
+  // "file:line:col: rule <id>: message".
+  std::string ToString() const;
+};
+
+struct CompileOptions {
+  // Largest RE2 program (RE2::ProgramSize) one rule's combined phrases and
+  // patterns may compile to. Keeps one rule from bloating the shared Sets.
+  int max_rule_program_size = 20000;
+  // DFA memory budget of each per-speaker RE2::Set. When a match exceeds it,
+  // the session falls back to per-rule matching and counts the fallback.
+  int64_t set_max_mem = int64_t{64} << 20;
+  // Memory budget of each rule's own RE2.
+  int64_t rule_max_mem = int64_t{1} << 20;
+  // Run every rule's examples and counter-examples.
+  bool check_examples = true;
+};
+
+// One compiled rule. Members are read-only after RuleSet::Compile().
+struct CompiledRule {
+  RuleSpec spec;
+  std::unique_ptr<RE2> regex;
+  std::unique_ptr<RE2> unless;  // null when the rule has no exceptions
+  // Expectations this rule's category opens, and those it satisfies when the
+  // agent says it.
+  std::vector<int> opens_expectations;
+  std::vector<int> satisfies_expectations;
+};
+
+// A match of one rule in normalized text: [begin, end) without the boundary
+// spaces.
+struct MatchSpan {
+  uint32_t begin = 0;
+  uint32_t end = 0;
+};
+
+class RuleSet {
+ public:
+  // Validates and compiles. On failure returns kInvalidArgument listing every
+  // error (one "file:line:col: rule <id>: message" per line); when
+  // `diagnostics` is given it also receives each error and warning.
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> Compile(
+      RuleSetSpec spec, const CompileOptions& options = {},
+      std::vector<Diagnostic>* diagnostics = nullptr);
+
+  RuleSet(const RuleSet&) = delete;
+  RuleSet& operator=(const RuleSet&) = delete;
+
+  // Content hash of the specs, e.g. "rs-3f2a9c0d11e4b7a8": equal specs give
+  // equal versions in every process.
+  const std::string& version() const { return version_; }
+  const std::vector<CompiledRule>& rules() const { return rules_; }
+  const std::vector<ExpectationSpec>& expectations() const { return expectations_; }
+  const std::vector<std::string>& source_files() const { return source_files_; }
+  // category -> number of rules.
+  std::map<std::string, int> RuleCountsByCategory() const;
+  // Index of the rule with this id, or -1.
+  int FindRule(absl::string_view id) const;
+
+  // The Set holding the rules that listen to `speaker`, and the rule index of
+  // each Set entry.
+  const RE2::Set& set_for(Speaker speaker) const { return *sets_[static_cast<int>(speaker)]; }
+  const std::vector<int>& set_rules(Speaker speaker) const {
+    return set_rules_[static_cast<int>(speaker)];
+  }
+
+  // Appends to `out` every occurrence of rule `rule_index` in `normalized` (a
+  // NormalizedText::text) that ends after byte `min_end` and is not cancelled
+  // by an overlapping `unless` match.
+  void FindOccurrences(int rule_index, absl::string_view normalized, uint32_t min_end,
+                       std::vector<MatchSpan>* out) const;
+
+ private:
+  RuleSet() = default;
+
+  std::string version_;
+  std::vector<CompiledRule> rules_;
+  std::vector<ExpectationSpec> expectations_;
+  std::vector<std::string> source_files_;
+  std::unique_ptr<RE2::Set> sets_[kSpeakerCount];
+  std::vector<int> set_rules_[kSpeakerCount];
+};
+
+}  // namespace coach::engine
+
+#endif  // COACHD_ENGINE_RULE_SET_H_
