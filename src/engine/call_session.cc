@@ -227,18 +227,15 @@ absl::Status CallSession::Match(const Segment& segment) {
   const std::vector<int>& set_rules = rules_->set_rules(speaker);
   set_hits_.clear();
   RE2::Set::ErrorInfo error_info;
-  if (!set.Match(re2::StringPiece(window_text_), &set_hits_, &error_info)) {
-    if (error_info.kind == RE2::Set::kNoError) return absl::OkStatus();
-    if (error_info.kind != RE2::Set::kOutOfMemory) {
-      return absl::InternalError(absl::StrCat(
-          "RE2::Set match failed (error kind ", static_cast<int>(error_info.kind), ")"));
-    }
-    // The Set's DFA ran out of memory: never read that as "no match". Try
-    // every rule of the scope on its own; each RE2 falls back to its NFA.
-    ++report_.set_out_of_memory_fallbacks;
-    set_hits_.clear();
-    for (size_t i = 0; i < set_rules.size(); ++i) set_hits_.push_back(static_cast<int>(i));
+  const bool matched = set.Match(re2::StringPiece(window_text_), &set_hits_, &error_info);
+  bool fell_back = false;
+  if (absl::Status status =
+          CandidatesFromSetMatch(matched, error_info, set_rules.size(), &set_hits_, &fell_back);
+      !status.ok()) {
+    return status;
   }
+  // Each RE2 falls back to its NFA on its own, so per-rule matching is exact.
+  if (fell_back) ++report_.set_out_of_memory_fallbacks;
   std::sort(set_hits_.begin(), set_hits_.end());
   for (int hit : set_hits_) {
     const int rule = set_rules[hit];

@@ -177,6 +177,25 @@ std::unique_ptr<RE2> CompileCombined(const std::string& regex, const RuleSpec& r
 
 }  // namespace
 
+absl::Status CandidatesFromSetMatch(bool matched, const RE2::Set::ErrorInfo& error,
+                                    size_t set_size, std::vector<int>* hits, bool* fell_back) {
+  *fell_back = false;
+  if (matched) return absl::OkStatus();
+  switch (error.kind) {
+    case RE2::Set::kNoError:
+      hits->clear();
+      return absl::OkStatus();
+    case RE2::Set::kOutOfMemory:
+      *fell_back = true;
+      hits->clear();
+      for (size_t i = 0; i < set_size; ++i) hits->push_back(static_cast<int>(i));
+      return absl::OkStatus();
+    default:
+      return absl::InternalError(
+          absl::StrCat("RE2::Set match failed (error kind ", static_cast<int>(error.kind), ")"));
+  }
+}
+
 std::string SourceLocation::ToString() const {
   if (line <= 0) return file.empty() ? "<unknown>" : file;
   if (column <= 0) return absl::StrCat(file, ":", line);

@@ -131,6 +131,13 @@ struct MatchSpan {
   uint32_t end = 0;
 };
 
+// Turns the outcome of RE2::Set::Match into the Set entries to check one by
+// one. A DFA out-of-memory result is never read as "no match": every entry
+// becomes a candidate and *fell_back is set. kInternal for the Set errors that
+// mean a bug (not compiled, inconsistent).
+absl::Status CandidatesFromSetMatch(bool matched, const RE2::Set::ErrorInfo& error,
+                                    size_t set_size, std::vector<int>* hits, bool* fell_back);
+
 class RuleSet {
  public:
   // Validates and compiles. On failure returns kInvalidArgument listing every

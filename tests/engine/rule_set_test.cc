@@ -1,0 +1,250 @@
+#include "engine/rule_set.h"
+
+#include "engine/normalizer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_rules.h"
+
+namespace coach::engine {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using testing::AgentRule;
+using testing::CustomerRule;
+using testing::MustCompile;
+using testing::Texts;
+
+std::string CompileError(RuleSetSpec spec, CompileOptions options = {}) {
+  auto rules = RuleSet::Compile(std::move(spec), options);
+  EXPECT_FALSE(rules.ok());
+  if (rules.ok()) return "";
+  EXPECT_EQ(rules.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(rules.status().message());
+}
+
+std::vector<MatchSpan> Find(const RuleSet& rules, const std::string& id, const std::string& text,
+                            uint32_t min_end = 0) {
+  NormalizedText normalized;
+  Normalize(text, &normalized);
+  std::vector<MatchSpan> spans;
+  rules.FindOccurrences(rules.FindRule(id), normalized.text, min_end, &spans);
+  return spans;
+}
+
+TEST(RuleSetCompile, DuplicateIdNamesBothPlaces) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("dup", "provoking", {"calm down"}));
+  spec.rules.push_back(AgentRule("dup", "provoking", {"relax"}));
+  spec.rules[0].location = SourceLocation{"a.textproto", 3, 1};
+  spec.rules[1].location = SourceLocation{"b.textproto", 7, 1};
+  EXPECT_THAT(CompileError(spec),
+              HasSubstr("b.textproto:7:1: rule dup: duplicate id; first defined at a.textproto:3:1"));
+}
+
+TEST(RuleSetCompile, PhraseSyntaxErrorNamesTheLineOfThePhrase) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("r", "provoking", {"calm (down"}));
+  spec.rules[0].phrases[0].location = SourceLocation{"p.textproto", 12, 11};
+  EXPECT_THAT(CompileError(spec),
+              HasSubstr("p.textproto:12:11: rule r: phrase \"calm (down\": column 6: '(' is never closed"));
+}
+
+TEST(RuleSetCompile, BadRawPatternIsReported) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("r", "provoking", {}));
+  spec.rules[0].patterns = Texts({" (unclosed "});
+  EXPECT_THAT(CompileError(spec), AllOf(HasSubstr("rule r: phrase pattern"),
+                                        HasSubstr("missing )")));
+}
+
+TEST(RuleSetCompile, BacktrackingOnlyRegexIsRejectedByRe2) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("r", "provoking", {}));
+  spec.rules[0].patterns = Texts({"(a+)\\1"});
+  EXPECT_THAT(CompileError(spec), HasSubstr("rule r: phrase pattern"));
+}
+
+TEST(RuleSetCompile, RuleWithoutPhrasesOrMessageIsRejected) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("r", "provoking", {}));
+  spec.rules[0].message.clear();
+  const std::string error = CompileError(spec);
+  EXPECT_THAT(error, HasSubstr("rule r: rule has no phrases and no patterns"));
+  EXPECT_THAT(error, HasSubstr("rule r: message is empty"));
+}
+
+TEST(RuleSetCompile, FailingExampleAndMatchingCounterExampleAreErrors) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("provoking.calm_down", "provoking", {"calm down"}));
+  spec.rules[0].examples = {LocatedText{"please relax", SourceLocation{"p.textproto", 20, 13}}};
+  spec.rules[0].counter_examples = {
+      LocatedText{"the storm will calm down", SourceLocation{"p.textproto", 21, 21}}};
+  const std::string error = CompileError(spec);
+  EXPECT_THAT(error, HasSubstr("p.textproto:20:13: rule provoking.calm_down: example does not "
+                               "match: \"please relax\""));
+  EXPECT_THAT(error, HasSubstr("p.textproto:21:21: rule provoking.calm_down: counter-example "
+                               "matches (on \"calm down\"): \"the storm will calm down\""));
+}
+
+TEST(RuleSetCompile, ProgramSizeOverTheLimitIsRejected) {
+  std::string many = "(";
+  for (int i = 0; i < 300; ++i) many += (i ? "|" : "") + std::string("word") + std::to_string(i);
+  many += ") thing";
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("big", "provoking", {many}));
+  CompileOptions options;
+  options.max_rule_program_size = 500;
+  EXPECT_THAT(CompileError(spec, options), HasSubstr("over the limit of 500"));
+}
+
+TEST(RuleSetCompile, ExpectationsMustReferToLoadedCategories) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CustomerRule("f", "frustration", {"this is ridiculous"}));
+  ExpectationSpec expectation;
+  expectation.id = "e";
+  expectation.category = "missed_empathy";
+  expectation.when = {"frustration"};
+  expectation.expect = {"empthy"};
+  expectation.within_ms = 1000;
+  expectation.title = "t";
+  expectation.message = "m";
+  spec.expectations.push_back(expectation);
+  EXPECT_THAT(CompileError(spec),
+              HasSubstr("category 'empthy' in expect is not the category of any loaded rule"));
+}
+
+TEST(RuleSetCompile, TriggeredExpectationNeedsATimeOrTurnLimit) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CustomerRule("f", "frustration", {"this is ridiculous"}));
+  spec.rules.push_back(AgentRule("e", "empathy", {"i understand"}, RuleKind::kReinforcement));
+  ExpectationSpec expectation;
+  expectation.id = "x";
+  expectation.category = "missed_empathy";
+  expectation.when = {"frustration"};
+  expectation.expect = {"empathy"};
+  expectation.title = "t";
+  expectation.message = "m";
+  spec.expectations.push_back(expectation);
+  EXPECT_THAT(CompileError(spec), HasSubstr("needs within_seconds or within_agent_turns"));
+}
+
+TEST(RuleSetCompile, WarnsAboutMissingExamplesAndSharedPhrases) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("a", "provoking", {"calm down"}));
+  spec.rules.push_back(AgentRule("b", "provoking", {"Calm down!"}));
+  std::vector<Diagnostic> diagnostics;
+  ASSERT_TRUE(RuleSet::Compile(spec, {}, &diagnostics).ok());
+  std::vector<std::string> lines;
+  for (const Diagnostic& d : diagnostics) {
+    EXPECT_EQ(d.level, Diagnostic::Level::kWarning);
+    lines.push_back(d.ToString());
+  }
+  EXPECT_THAT(lines, ::testing::Contains(HasSubstr("rule a: rule has no counter-examples")));
+  EXPECT_THAT(lines, ::testing::Contains(HasSubstr("is also a phrase of rule a")));
+}
+
+TEST(RuleSetMatching, UnlessCancelsOnlyOverlappingMatches) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("blame.your_fault", "blame", {"your fault"}));
+  spec.rules[0].unless_phrases = Texts({"not your fault"});
+  auto rules = MustCompile(spec);
+  EXPECT_THAT(Find(*rules, "blame.your_fault", "it's not your fault at all"), IsEmpty());
+  EXPECT_THAT(Find(*rules, "blame.your_fault", "well this is your fault"), SizeIs(1));
+  // The exception elsewhere in the utterance does not cancel this match.
+  EXPECT_THAT(Find(*rules, "blame.your_fault", "it's not your fault, the rest is your fault"),
+              SizeIs(1));
+}
+
+TEST(RuleSetMatching, FindsEveryOccurrenceWithSpansWithoutBoundarySpaces) {
+  auto rules = MustCompile(RuleSetSpec{{AgentRule("r", "provoking", {"calm down"})}, {}, {}});
+  NormalizedText normalized;
+  Normalize("calm down calm down", &normalized);
+  std::vector<MatchSpan> spans;
+  rules->FindOccurrences(0, normalized.text, 0, &spans);
+  ASSERT_THAT(spans, SizeIs(2));
+  EXPECT_EQ(normalized.text.substr(spans[0].begin, spans[0].end - spans[0].begin), "calm down");
+  EXPECT_EQ(normalized.text.substr(spans[1].begin, spans[1].end - spans[1].begin), "calm down");
+  // Occurrences ending at or before min_end are skipped.
+  spans.clear();
+  rules->FindOccurrences(0, normalized.text, /*min_end=*/10, &spans);
+  EXPECT_THAT(spans, SizeIs(1));
+}
+
+TEST(RuleSetMatching, SetsHoldTheRulesOfEachSpeakerScope) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("a", "provoking", {"calm down"}));
+  spec.rules.push_back(CustomerRule("c", "legal_threat", {"lawyer"}));
+  spec.rules.push_back(testing::Rule("any", "profanity", RuleKind::kCue, SpeakerScope::kAny,
+                                     {"darn"}));
+  auto rules = MustCompile(spec);
+  EXPECT_THAT(rules->set_rules(Speaker::kAgent), ::testing::ElementsAre(0, 2));
+  EXPECT_THAT(rules->set_rules(Speaker::kCustomer), ::testing::ElementsAre(1, 2));
+}
+
+TEST(RuleSetVersion, DependsOnContentOnly) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("a", "provoking", {"calm down"}));
+  auto first = MustCompile(spec);
+  auto again = MustCompile(spec);
+  EXPECT_EQ(first->version(), again->version());
+  EXPECT_THAT(first->version(), ::testing::StartsWith("rs-"));
+  spec.rules[0].message = "changed";
+  EXPECT_NE(MustCompile(spec)->version(), first->version());
+}
+
+TEST(RuleSetStats, CountsRulesPerCategory) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("a", "provoking", {"calm down"}));
+  spec.rules.push_back(AgentRule("b", "provoking", {"relax"}));
+  spec.rules.push_back(CustomerRule("c", "legal_threat", {"lawyer"}));
+  auto counts = MustCompile(spec)->RuleCountsByCategory();
+  EXPECT_EQ(counts["provoking"], 2);
+  EXPECT_EQ(counts["legal_threat"], 1);
+}
+
+TEST(SetMatchOutcome, OutOfMemoryMakesEveryEntryACandidate) {
+  std::vector<int> hits = {7};
+  bool fell_back = false;
+  RE2::Set::ErrorInfo oom{RE2::Set::kOutOfMemory};
+  ASSERT_TRUE(CandidatesFromSetMatch(false, oom, 3, &hits, &fell_back).ok());
+  EXPECT_TRUE(fell_back);
+  EXPECT_THAT(hits, ::testing::ElementsAre(0, 1, 2));
+}
+
+TEST(SetMatchOutcome, NoMatchAndMatchAreTakenAsTheyAre) {
+  std::vector<int> hits = {1};
+  bool fell_back = true;
+  ASSERT_TRUE(CandidatesFromSetMatch(true, RE2::Set::ErrorInfo{RE2::Set::kNoError}, 3, &hits,
+                                     &fell_back).ok());
+  EXPECT_FALSE(fell_back);
+  EXPECT_THAT(hits, ::testing::ElementsAre(1));
+  ASSERT_TRUE(CandidatesFromSetMatch(false, RE2::Set::ErrorInfo{RE2::Set::kNoError}, 3, &hits,
+                                     &fell_back).ok());
+  EXPECT_THAT(hits, IsEmpty());
+}
+
+TEST(SetMatchOutcome, InconsistentSetIsAnInternalError) {
+  std::vector<int> hits;
+  bool fell_back = false;
+  EXPECT_EQ(CandidatesFromSetMatch(false, RE2::Set::ErrorInfo{RE2::Set::kInconsistent}, 3, &hits,
+                                   &fell_back).code(),
+            absl::StatusCode::kInternal);
+}
+
+TEST(RuleSetCompile, SetThatCannotFitItsMemoryBudgetIsRejected) {
+  RuleSetSpec spec;
+  for (int i = 0; i < 200; ++i) {
+    spec.rules.push_back(AgentRule("r" + std::to_string(i), "provoking",
+                                   {"(alpha|beta) ... word" + std::to_string(i)}));
+  }
+  CompileOptions tight;
+  tight.set_max_mem = 100 << 10;
+  EXPECT_THAT(CompileError(spec, tight),
+              HasSubstr("the agent rules do not fit in the RE2::Set memory budget"));
+}
+
+}  // namespace
+}  // namespace coach::engine
