@@ -135,6 +135,8 @@ absl::StatusOr<std::vector<std::string>> FindPackFiles(const std::vector<std::st
 
 absl::Status AppendPack(absl::string_view file_name, absl::string_view content,
                         engine::RuleSetSpec* spec, std::vector<Diagnostic>* diagnostics) {
+  std::vector<Diagnostic> local;
+  if (diagnostics == nullptr) diagnostics = &local;
   const std::string file(file_name);
   coach::v1::PhraseList pack;
   TextFormat::Parser parser;
@@ -217,6 +219,8 @@ absl::Status AppendPack(absl::string_view file_name, absl::string_view content,
 
 absl::StatusOr<engine::RuleSetSpec> LoadSpecs(const std::vector<std::string>& paths,
                                               std::vector<Diagnostic>* diagnostics) {
+  std::vector<Diagnostic> local;
+  if (diagnostics == nullptr) diagnostics = &local;
   absl::StatusOr<std::vector<std::string>> files = FindPackFiles(paths);
   if (!files.ok()) return files.status();
   engine::RuleSetSpec spec;

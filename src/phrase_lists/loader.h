@@ -39,7 +39,7 @@ absl::StatusOr<std::vector<std::string>> FindPackFiles(const std::vector<std::st
 absl::Status AppendPack(absl::string_view file_name, absl::string_view content,
                         engine::RuleSetSpec* spec, std::vector<engine::Diagnostic>* diagnostics);
 
-// Reads every pack under `paths` into one spec.
+// Reads every pack under `paths` into one spec. `diagnostics` may be null.
 absl::StatusOr<engine::RuleSetSpec> LoadSpecs(const std::vector<std::string>& paths,
                                               std::vector<engine::Diagnostic>* diagnostics);
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Quick start, tests: install what is missing, build, and run every test:
+#   1. the whole suite (unit + end-to-end) in a Release build;
+#   2. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (any finding fails the run);
+#   3. each benchmark once with a tiny iteration count, so they cannot rot.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/deploy/install-deps.sh"
+
+echo "== Release build and tests"
+"$root/deploy/build.sh" "$root/build"
+ctest --test-dir "$root/build" --output-on-failure --parallel "$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+"$root/deploy/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCOACHD_SANITIZE=address,undefined -DCOACHD_BUILD_BENCHMARKS=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$root/build-asan" --output-on-failure --parallel "$jobs"
+
+echo "== Benchmarks, smoke run (no timings are asserted)"
+for bench in "$root"/build/tests/bench/*_bench; do
+  "$bench" --benchmark_min_time=0.01 >/dev/null
+  echo "ran $(basename "$bench")"
+done
