@@ -27,7 +27,7 @@ std::string FormatEvent(const Event& event) {
                              event.evidence.matched_text);
     case EventType::kReminder:
       return absl::StrFormat(
-          "#%-3d %s %-8s REMINDER   %-22s %s\n"
+          "#%-3d %s %-8s REMINDER      %-22s %s\n"
           "                          missed after %s \"%s\" (%s)\n"
           "                          %s\n%s",
           event.seq, FormatOffset(event.due_ms), "agent", event.category, event.title,
@@ -40,7 +40,7 @@ std::string FormatEvent(const Event& event) {
       break;
   }
   return absl::StrFormat(
-      "#%-3d %s %-8s %-10s %-22s %s%s\n"
+      "#%-3d %s %-8s %-13s %-22s %s%s\n"
       "                          \"%s\"  [%s]\n"
       "                          %s\n%s",
       event.seq, when, who, absl::AsciiStrToUpper(engine::RuleKindName(event.kind)),
