@@ -1,5 +1,7 @@
 #include "engine/call_session.h"
 
+#include <thread>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_rules.h"
@@ -371,6 +373,37 @@ TEST(CallSessionDeterminism, SameInputGivesSameEventsAndReport) {
     return out;
   };
   EXPECT_EQ(play(), play());
+}
+
+TEST(CallSessionSharing, OneRuleSetServesManyThreadsWithIdenticalResults) {
+  auto rules = MustCompile(ExpectationSpecs(30000, 1));
+  const std::vector<Segment> call = {
+      Customer("c1", "this is ridiculous, I'll go to the FCC", 0),
+      Interim("a1", Speaker::kAgent, "calm down"), Agent("a1", "please calm down", 3000),
+      Agent("a2", "I can certainly understand how you feel", 6000)};
+  auto play = [&] {
+    std::vector<std::string> out;
+    for (int i = 0; i < 200; ++i) {
+      CallSession session(rules);
+      std::vector<Event> events;
+      for (const Segment& s : call) {
+        if (!session.ProcessSegment(s, &events).ok()) out.push_back("error");
+      }
+      auto report = session.Finish(&events);
+      if (i == 0) {
+        out = Summaries(events);
+        out.push_back(std::to_string(report->score.score));
+      }
+    }
+    return out;
+  };
+  const std::vector<std::string> expected = play();
+  std::vector<std::vector<std::string>> results(4);
+  std::vector<std::thread> threads;
+  for (auto& result : results) threads.emplace_back([&result, &play] { result = play(); });
+  for (auto& thread : threads) thread.join();
+  for (const auto& result : results) EXPECT_EQ(result, expected);
+  EXPECT_THAT(expected, ::testing::Contains("nudge:legal.fcc"));
 }
 
 }  // namespace
