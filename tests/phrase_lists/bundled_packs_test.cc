@@ -134,23 +134,27 @@ TEST(BundledPacksPrecision, ItIsNotYourFaultIsNotBlame) {
 
 class BundledRule : public ::testing::TestWithParam<std::string> {};
 
+// Where rule `index` matches `text`, as the engine matches one utterance.
+std::vector<engine::MatchSpan> Spans(int index, const std::string& text) {
+  engine::NormalizedText normalized;
+  engine::Normalize(text, &normalized);
+  std::vector<engine::MatchSpan> spans;
+  Bundled()->FindOccurrences(index, normalized.text, 0, &spans);
+  return spans;
+}
+
 TEST_P(BundledRule, ExamplesMatchAndCounterExamplesDoNot) {
   ASSERT_NE(Bundled(), nullptr);
   const int index = Bundled()->FindRule(GetParam());
   ASSERT_GE(index, 0);
   const auto& rule = Bundled()->rules()[index];
-  engine::NormalizedText normalized;
   for (const auto& example : rule.spec.examples) {
-    engine::Normalize(example.text, &normalized);
-    std::vector<engine::MatchSpan> spans;
-    Bundled()->FindOccurrences(index, normalized.text, 0, &spans);
-    EXPECT_FALSE(spans.empty()) << example.location.ToString() << ": " << example.text;
+    EXPECT_FALSE(Spans(index, example.text).empty())
+        << example.location.ToString() << ": " << example.text;
   }
   for (const auto& counter : rule.spec.counter_examples) {
-    engine::Normalize(counter.text, &normalized);
-    std::vector<engine::MatchSpan> spans;
-    Bundled()->FindOccurrences(index, normalized.text, 0, &spans);
-    EXPECT_THAT(spans, IsEmpty()) << counter.location.ToString() << ": " << counter.text;
+    EXPECT_THAT(Spans(index, counter.text), IsEmpty())
+        << counter.location.ToString() << ": " << counter.text;
   }
 }
 
