@@ -121,13 +121,6 @@ absl::Status CallSession::FinalizeOpen(Speaker speaker, std::vector<Event>* even
 absl::Status CallSession::ProcessFinal(const Segment& segment, std::vector<Event>* events) {
   const Speaker speaker = segment.speaker;
   SpeakerState& state = speakers_[static_cast<int>(speaker)];
-  // Pauses end the carry-over before the window is built.
-  if (!state.carry_tokens.empty() &&
-      segment.start_ms > state.carry_end_ms + options_.carry_max_gap_ms) {
-    state.carry_text.assign(" ");
-    state.carry_tokens.clear();
-    state.carry_pieces.clear();
-  }
   if (absl::Status status = Match(segment); !status.ok()) return status;
 
   // From here on the segment is accepted; nothing below fails.
@@ -185,23 +178,31 @@ absl::Status CallSession::Match(const Segment& segment) {
   const SpeakerState& state = speakers_[static_cast<int>(speaker)];
   Normalize(segment.text, &normalized_);
 
-  // Window = carried tail + current words, sharing the space between them.
-  window_text_.assign(state.carry_text);
-  window_carry_end_ = state.carry_tokens.empty()
-                          ? 0
-                          : static_cast<uint32_t>(state.carry_text.size() - 1);
+  // Window = carried tail + current words, sharing the space between them. A
+  // pause longer than carry_max_gap_ms ends the carry-over.
+  const bool carry = !state.carry_tokens.empty() &&
+                     segment.start_ms <= state.carry_end_ms + options_.carry_max_gap_ms;
+  if (carry) {
+    window_text_.assign(state.carry_text);
+  } else {
+    window_text_.assign(" ");
+  }
+  window_carry_end_ = carry ? static_cast<uint32_t>(state.carry_text.size() - 1) : 0;
   const auto base = static_cast<uint32_t>(window_text_.size() - 1);
   window_text_.append(normalized_.text, 1, std::string::npos);
-  window_tokens_.assign(state.carry_tokens.begin(), state.carry_tokens.end());
+  window_tokens_.clear();
   window_pieces_.clear();
-  for (const Piece& piece : state.carry_pieces) {
-    window_pieces_.push_back(PieceRef{piece.segment_id, piece.text});
+  if (carry) {
+    window_tokens_.assign(state.carry_tokens.begin(), state.carry_tokens.end());
+    for (const Piece& piece : state.carry_pieces) {
+      window_pieces_.push_back(PieceRef{piece.segment_id, piece.text});
+    }
   }
   const auto current_piece = static_cast<uint32_t>(window_pieces_.size());
   window_pieces_.push_back(PieceRef{segment.segment_id, segment.text});
 
   // Time each word by its own timing when there is one per spoken word.
-  static thread_local std::vector<uint32_t> word_starts;
+  std::vector<uint32_t>& word_starts = word_starts_;
   WordStarts(segment.text, &word_starts);
   const bool timed = !segment.words.empty() && segment.words.size() == word_starts.size();
   size_t word = 0;
@@ -254,9 +255,12 @@ absl::Status CallSession::Match(const Segment& segment) {
 }
 
 Evidence CallSession::MakeEvidence(Speaker speaker, const MatchSpan& span) const {
-  auto first = std::lower_bound(
+  // The token holding the span's first byte (raw patterns may start mid-word),
+  // and the first token that reaches its end.
+  auto first = std::upper_bound(
       window_tokens_.begin(), window_tokens_.end(), span.begin,
-      [](const WindowToken& t, uint32_t begin) { return t.norm_begin < begin; });
+      [](uint32_t begin, const WindowToken& t) { return begin < t.norm_begin; });
+  if (first != window_tokens_.begin()) --first;
   auto last = std::lower_bound(window_tokens_.begin(), window_tokens_.end(), span.end,
                                [](const WindowToken& t, uint32_t end) { return t.norm_end < end; });
   Evidence evidence;

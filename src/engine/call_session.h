@@ -189,6 +189,7 @@ class CallSession {
   };
   std::vector<PieceRef> window_pieces_;
   uint32_t window_carry_end_ = 0;
+  std::vector<uint32_t> word_starts_;
   std::vector<int> set_hits_;
   std::vector<MatchSpan> spans_;
   std::vector<Occurrence> occurrences_;

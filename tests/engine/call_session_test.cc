@@ -91,6 +91,26 @@ TEST(CallSessionMatching, LongPauseEndsTheCarryOver) {
   EXPECT_THAT(events, IsEmpty());
 }
 
+TEST(CallSessionMatching, LongPauseEndsTheCarryOverForInterimHypothesesToo) {
+  CallSession session(MustCompile(BasicSpec()));
+  std::vector<Event> events =
+      Play(session, {Agent("a1", "I can certainly", 1000),
+                     Interim("a2", Speaker::kAgent, "understand how you feel", 9000)});
+  EXPECT_THAT(events, IsEmpty());
+}
+
+TEST(CallSessionMatching, RawPatternMatchingInsideAWordReportsTheWholeWord) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CustomerRule("legal.partial", "legal_threat", {}));
+  spec.rules[0].patterns = testing::Texts({"cc"});
+  CallSession session(MustCompile(spec));
+  std::vector<Event> events = Play(session, {Customer("c1", "call the FCCX now")});
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].evidence.matched_text, "FCCX");
+  EXPECT_EQ(events[0].evidence.span_begin, 9u);
+  EXPECT_EQ(events[0].evidence.span_end, 13u);
+}
+
 TEST(CallSessionMatching, ManyOccurrencesInOneSegmentEachFire) {
   CallSession session(MustCompile(BasicSpec()));
   std::vector<Event> events = Play(session, {Agent("a1", "calm down, I said calm down")});
