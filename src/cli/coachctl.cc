@@ -73,6 +73,9 @@ int Lint(std::vector<std::string> paths) {
             << " examples checked, " << warnings << " warning(s), "
             << (*rules)->source_files().size() << " files, version " << (*rules)->version()
             << "\n";
+  for (const auto& [category, count] : (*rules)->RuleCountsByCategory()) {
+    std::cout << "  " << category << ": " << count << "\n";
+  }
   return kExitOk;
 }
 

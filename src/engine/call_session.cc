@@ -60,15 +60,14 @@ Event CallSession::NewEvent(EventType type) {
   return event;
 }
 
-bool CallSession::IsRecentFinal(absl::string_view segment_id) const {
-  return std::find(recent_final_ids_.begin(), recent_final_ids_.end(), segment_id) !=
-         recent_final_ids_.end();
+bool CallSession::IsRecentFinal(Speaker speaker, absl::string_view segment_id) const {
+  return std::any_of(recent_final_ids_.begin(), recent_final_ids_.end(),
+                     [&](const std::pair<Speaker, std::string>& final_id) {
+                       return final_id.first == speaker && final_id.second == segment_id;
+                     });
 }
 
-absl::Status CallSession::ProcessSegment(const Segment& segment, std::vector<Event>* events) {
-  if (finished_) {
-    return absl::FailedPreconditionError("the call has ended; no segment may follow its end");
-  }
+absl::Status CallSession::ValidateSegment(const Segment& segment, const SessionOptions& options) {
   if (segment.segment_id.empty()) {
     return absl::InvalidArgumentError("segment_id is empty");
   }
@@ -76,7 +75,39 @@ absl::Status CallSession::ProcessSegment(const Segment& segment, std::vector<Eve
   if (speaker_index < 0 || speaker_index >= kSpeakerCount) {
     return absl::InvalidArgumentError("speaker must be agent or customer");
   }
-  if (IsRecentFinal(segment.segment_id)) {
+  if (segment.text.size() > options.max_segment_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("text is ", segment.text.size(),
+                                                   " bytes; the limit is ",
+                                                   options.max_segment_bytes));
+  }
+  auto check_time = [](absl::string_view field, int64_t value) {
+    if (value >= 0 && value <= kMaxCallTimeMs) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(field, " is ", value, "; call times must be in [0, ",
+                                                   kMaxCallTimeMs, "] ms"));
+  };
+  if (absl::Status status = check_time("start_ms", segment.start_ms); !status.ok()) return status;
+  if (absl::Status status = check_time("end_ms", segment.end_ms); !status.ok()) return status;
+  for (size_t i = 0; i < segment.words.size(); ++i) {
+    const std::string index = absl::StrCat("words[", i, "].");
+    if (absl::Status status = check_time(index + "start_ms", segment.words[i].start_ms);
+        !status.ok()) {
+      return status;
+    }
+    if (absl::Status status = check_time(index + "end_ms", segment.words[i].end_ms);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CallSession::ProcessSegment(const Segment& segment, std::vector<Event>* events) {
+  if (finished_) {
+    return absl::FailedPreconditionError("the call has ended; no segment may follow its end");
+  }
+  if (absl::Status status = ValidateSegment(segment, options_); !status.ok()) return status;
+  const int speaker_index = static_cast<int>(segment.speaker);
+  if (IsRecentFinal(segment.speaker, segment.segment_id)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "segment_id '", segment.segment_id, "' is already final; a final segment cannot be revised"));
   }
@@ -96,6 +127,9 @@ absl::Status CallSession::ProcessSegment(const Segment& segment, std::vector<Eve
     return absl::OkStatus();
   }
   if (absl::Status status = Match(segment); !status.ok()) return status;
+  // Deadlines pass on interims too: the first words of a late reply show that
+  // the allowed time is over.
+  CheckTimeDeadlines(segment.start_ms, events);
   for (const Occurrence& occurrence : occurrences_) {
     const bool already_fired =
         std::any_of(state.fired.begin(), state.fired.end(), [&](const FiredNudge& fired) {
@@ -103,9 +137,11 @@ absl::Status CallSession::ProcessSegment(const Segment& segment, std::vector<Eve
         });
     if (already_fired) continue;
     Evidence evidence = MakeEvidence(segment.speaker, occurrence.span);
+    const RuleState before = rule_states_[occurrence.rule];
     const int64_t seq = TryNudge(occurrence.rule, evidence, /*interim=*/true, events);
     if (seq > 0) {
-      state.fired.push_back(FiredNudge{occurrence.rule, occurrence.nth, seq, std::move(evidence)});
+      state.fired.push_back(
+          FiredNudge{occurrence.rule, occurrence.nth, seq, std::move(evidence), before});
     }
   }
   return absl::OkStatus();
@@ -126,7 +162,9 @@ absl::Status CallSession::ProcessFinal(const Segment& segment, std::vector<Event
   // From here on the segment is accepted; nothing below fails.
   ++report_.segments;
   CheckTimeDeadlines(segment.start_ms, events);
-  StartOfTurn(speaker, events);
+  // A final with no words (silence, noise) is not a turn.
+  const bool said_something = !normalized_.tokens.empty();
+  if (said_something) StartOfTurn(speaker, events);
 
   for (const FiredNudge& fired : state.fired) {
     const bool still_there =
@@ -145,7 +183,13 @@ absl::Status CallSession::ProcessFinal(const Segment& segment, std::vector<Event
     event.suggestion = rule.spec.suggestion;
     event.evidence = fired.evidence;
     event.retracts_seq = fired.seq;
-    --rule_states_[fired.rule].nudges;
+    RuleState& rule_state = rule_states_[fired.rule];
+    --rule_state.nudges;
+    if (rule_state.last_nudge_seq == fired.seq) {
+      rule_state.has_last = fired.before.has_last;
+      rule_state.last_nudge_ms = fired.before.last_nudge_ms;
+      rule_state.last_nudge_seq = fired.before.last_nudge_seq;
+    }
     ++report_.retractions;
     --report_.nudges;
     events->push_back(std::move(event));
@@ -164,11 +208,11 @@ absl::Status CallSession::ProcessFinal(const Segment& segment, std::vector<Event
   UpdateCarry(speaker, segment);
   state.open = false;
   state.fired.clear();
-  recent_final_ids_.push_back(segment.segment_id);
+  recent_final_ids_.emplace_back(speaker, segment.segment_id);
   while (static_cast<int>(recent_final_ids_.size()) > options_.remembered_final_ids) {
     recent_final_ids_.pop_front();
   }
-  last_final_speaker_ = speaker;
+  if (said_something) last_final_speaker_ = speaker;
   last_time_ms_ = std::max({last_time_ms_, segment.start_ms, segment.end_ms});
   return absl::OkStatus();
 }
@@ -188,6 +232,7 @@ absl::Status CallSession::Match(const Segment& segment) {
     window_text_.assign(" ");
   }
   window_carry_end_ = carry ? static_cast<uint32_t>(state.carry_text.size() - 1) : 0;
+  window_has_carry_ = carry;
   const auto base = static_cast<uint32_t>(window_text_.size() - 1);
   window_text_.append(normalized_.text, 1, std::string::npos);
   window_tokens_.clear();
@@ -238,13 +283,35 @@ absl::Status CallSession::Match(const Segment& segment) {
   // Each RE2 falls back to its NFA on its own, so per-rule matching is exact.
   if (fell_back) ++report_.set_out_of_memory_fallbacks;
   std::sort(set_hits_.begin(), set_hits_.end());
+  auto add_occurrences = [&](int rule) {
+    uint32_t nth = 0;
+    for (const MatchSpan& span : spans_) {
+      // The same occurrence as one reported on an earlier final, now longer
+      // because an optional word followed in this segment.
+      const bool reported =
+          carry && std::any_of(state.carry_reported.begin(), state.carry_reported.end(),
+                               [&](const ReportedSpan& old) {
+                                 return old.rule == rule && old.span.begin < span.end &&
+                                        span.begin < old.span.end;
+                               });
+      if (!reported) occurrences_.push_back(Occurrence{rule, nth++, span});
+    }
+  };
   for (int hit : set_hits_) {
     const int rule = set_rules[hit];
     spans_.clear();
     rules_->FindOccurrences(rule, window_text_, window_carry_end_, &spans_);
-    for (size_t i = 0; i < spans_.size(); ++i) {
-      occurrences_.push_back(Occurrence{rule, static_cast<uint32_t>(i), spans_[i]});
+    add_occurrences(rule);
+  }
+  // Anchored patterns see the current segment alone, shifted into the window.
+  for (int rule : rules_->segment_anchored_rules(speaker)) {
+    spans_.clear();
+    rules_->FindOccurrences(rule, normalized_.text, 0, &spans_);
+    for (MatchSpan& span : spans_) {
+      span.begin += base;
+      span.end += base;
     }
+    add_occurrences(rule);
   }
   // Report in the order things were said; ties by rule order.
   std::stable_sort(occurrences_.begin(), occurrences_.end(),
@@ -285,7 +352,7 @@ Evidence CallSession::MakeEvidence(Speaker speaker, const MatchSpan& span) const
     if (it->piece == last->piece) evidence.span_begin = it->source_begin;
     it = piece_end + 1;
   }
-  evidence.matched_text = absl::StrJoin(parts, " ");
+  evidence.matched_text = ValidUtf8(absl::StrJoin(parts, " "));
   return evidence;
 }
 
@@ -318,9 +385,37 @@ void CallSession::UpdateCarry(Speaker speaker, const Segment& segment) {
     text.push_back(' ');
     tokens.push_back(kept);
   }
+  // Occurrences that reach into the kept tail, moved to the new coordinates.
+  std::vector<ReportedSpan> reported;
+  auto keep_reported = [&](int rule, const MatchSpan& span) {
+    const WindowToken& first_kept = window_tokens_[from];
+    if (span.end <= first_kept.norm_begin) return;  // wholly before the tail
+    MatchSpan moved{tokens.front().norm_begin, tokens.back().norm_end};
+    for (size_t i = from; i < window_tokens_.size(); ++i) {
+      const WindowToken& old = window_tokens_[i];
+      const WindowToken& kept = tokens[i - from];
+      if (span.begin >= old.norm_begin && span.begin < old.norm_end + 1) {
+        moved.begin = kept.norm_begin + std::min(span.begin - old.norm_begin,
+                                                 kept.norm_end - kept.norm_begin);
+      }
+      if (span.end > old.norm_begin && span.end <= old.norm_end + 1) {
+        moved.end = kept.norm_begin + std::min(span.end - old.norm_begin,
+                                               kept.norm_end - kept.norm_begin);
+        break;
+      }
+    }
+    reported.push_back(ReportedSpan{rule, moved});
+  };
+  if (window_has_carry_) {
+    for (const ReportedSpan& old : state.carry_reported) keep_reported(old.rule, old.span);
+  }
+  for (const Occurrence& occurrence : occurrences_) {
+    keep_reported(occurrence.rule, occurrence.span);
+  }
   state.carry_text = std::move(text);
   state.carry_tokens = std::move(tokens);
   state.carry_pieces = std::move(pieces);
+  state.carry_reported = std::move(reported);
   state.carry_end_ms = std::max(segment.start_ms, segment.end_ms);
 }
 
@@ -337,6 +432,7 @@ int64_t CallSession::TryNudge(int rule_index, const Evidence& evidence, bool int
   state.has_last = true;
   state.last_nudge_ms = evidence.offset_ms;
   Event event = NewEvent(EventType::kNudge);
+  state.last_nudge_seq = event.seq;
   event.rule_id = rule.id;
   event.category = rule.category;
   event.kind = rule.kind;
@@ -472,6 +568,8 @@ absl::StatusOr<CallReport> CallSession::Finish(std::vector<Event>* events) {
   for (Speaker speaker : open_speakers) {
     if (absl::Status status = FinalizeOpen(speaker, events); !status.ok()) return status;
   }
+  // Deadlines that passed before the last word count as missed in time.
+  CheckTimeDeadlines(last_time_ms_, events);
   while (!open_expectations_.empty()) {
     ReportMissed(0, MissedReason::kEndOfCall, last_time_ms_, events);
     open_expectations_.erase(open_expectations_.begin());

@@ -37,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -72,8 +73,12 @@ struct SessionOptions {
   // A pause longer than this (segment start minus previous end of the same
   // speaker) ends the carry-over, so unrelated sentences never join.
   int64_t carry_max_gap_ms = 5000;
-  // How many recent final segment ids are remembered to reject re-sends.
+  // How many recent final segment ids (per call, keyed by speaker and id) are
+  // remembered to reject re-sends.
   int remembered_final_ids = 64;
+  // Longest segment text accepted, in bytes; longer text is kInvalidArgument.
+  // Bounds the work one segment can cause.
+  size_t max_segment_bytes = 64 * 1024;
   ReportCategories categories;
 };
 
@@ -87,8 +92,10 @@ class CallSession {
   CallSession& operator=(const CallSession&) = delete;
 
   // Processes one hypothesis and appends the resulting events. Errors:
-  //   kInvalidArgument     empty segment_id or unknown speaker;
-  //   kFailedPrecondition  the call has finished, or segment_id is already final.
+  //   kInvalidArgument     empty segment_id, unknown speaker, text longer than
+  //                        max_segment_bytes, or a time outside [0, kMaxCallTimeMs];
+  //   kFailedPrecondition  the call has finished, or this speaker's segment_id
+  //                        is already final.
   absl::Status ProcessSegment(const Segment& segment, std::vector<Event>* events);
 
   // Ends the call; appends the last events (reminders) and returns the report,
@@ -117,28 +124,41 @@ class CallSession {
     uint32_t nth = 0;  // per rule, within the segment
     MatchSpan span;
   };
+  struct RuleState {
+    int nudges = 0;
+    bool has_last = false;
+    int64_t last_nudge_ms = 0;
+    int64_t last_nudge_seq = 0;
+  };
   struct FiredNudge {
     int rule = 0;
     uint32_t nth = 0;
     int64_t seq = 0;
     Evidence evidence;
+    // The rule's state before this nudge, restored if it is retracted so a
+    // retracted nudge does not hold a cooldown.
+    RuleState before;
+  };
+  // An occurrence already reported, in carry-text coordinates.
+  struct ReportedSpan {
+    int rule = 0;
+    MatchSpan span;
   };
   struct SpeakerState {
     // Tail of the previous final text, in NormalizedText form, and its words.
     std::string carry_text = " ";
     std::vector<WindowToken> carry_tokens;
     std::vector<Piece> carry_pieces;
+    // Occurrences reported on earlier finals that overlap the carried tail: a
+    // longer match of the same rule that extends one of them into the new
+    // text is the same occurrence, not a new one.
+    std::vector<ReportedSpan> carry_reported;
     int64_t carry_end_ms = 0;
     // The hypothesis being revised, if any, and the nudges it fired.
     bool open = false;
     uint64_t open_order = 0;
     Segment open_segment;
     std::vector<FiredNudge> fired;
-  };
-  struct RuleState {
-    int nudges = 0;
-    bool has_last = false;
-    int64_t last_nudge_ms = 0;
   };
   struct OpenExpectation {
     int expectation = 0;
@@ -160,7 +180,8 @@ class CallSession {
                     std::vector<Event>* events);
   void CheckTimeDeadlines(int64_t now_ms, std::vector<Event>* events);
   void StartOfTurn(Speaker speaker, std::vector<Event>* events);
-  bool IsRecentFinal(absl::string_view segment_id) const;
+  bool IsRecentFinal(Speaker speaker, absl::string_view segment_id) const;
+  static absl::Status ValidateSegment(const Segment& segment, const SessionOptions& options);
   Event NewEvent(EventType type);
 
   std::shared_ptr<const RuleSet> rules_;
@@ -173,7 +194,7 @@ class CallSession {
   SpeakerState speakers_[kSpeakerCount];
   absl::flat_hash_map<int, RuleState> rule_states_;
   std::vector<OpenExpectation> open_expectations_;
-  std::deque<std::string> recent_final_ids_;
+  std::deque<std::pair<Speaker, std::string>> recent_final_ids_;
   int conduct_points_ = 0;
   CallReport report_;
 
@@ -189,6 +210,7 @@ class CallSession {
   };
   std::vector<PieceRef> window_pieces_;
   uint32_t window_carry_end_ = 0;
+  bool window_has_carry_ = false;
   std::vector<uint32_t> word_starts_;
   std::vector<int> set_hits_;
   std::vector<MatchSpan> spans_;

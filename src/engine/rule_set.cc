@@ -1,5 +1,6 @@
 #include "engine/rule_set.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -268,6 +269,11 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
                                           &sink);
       }
     }
+    for (const auto* patterns : {&rule.patterns, &rule.unless_patterns}) {
+      for (const LocatedText& pattern : *patterns) {
+        if (UsesTextAnchor(pattern.text)) compiled.segment_anchored = true;
+      }
+    }
     compiled.spec = std::move(rule);
     set->rules_.push_back(std::move(compiled));
   }
@@ -325,6 +331,10 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
         const bool listens = rule.speaker == SpeakerScope::kAny ||
                              (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
         if (!listens) continue;
+        if (set->rules_[r].segment_anchored) {
+          set->segment_anchored_rules_[s].push_back(r);
+          continue;
+        }
         std::string error;
         if (set->sets_[s]->Add(set->rules_[r].regex->pattern(), &error) < 0) {
           sink.Error(rule.location, rule.id, absl::StrCat("cannot add to RE2::Set: ", error));
@@ -441,18 +451,57 @@ void ForEachMatch(const RE2& re, absl::string_view text, Visit visit) {
 void RuleSet::FindOccurrences(int rule_index, absl::string_view normalized, uint32_t min_end,
                               std::vector<MatchSpan>* out) const {
   const CompiledRule& rule = rules_[rule_index];
+  const size_t first = out->size();
   ForEachMatch(*rule.regex, normalized, [&](uint32_t begin, uint32_t end) {
-    if (end <= min_end) return true;
-    bool cancelled = false;
-    if (rule.unless != nullptr) {
-      ForEachMatch(*rule.unless, normalized, [&](uint32_t unless_begin, uint32_t unless_end) {
-        if (unless_begin < end && begin < unless_end) cancelled = true;
-        return !cancelled && unless_begin < end;
-      });
-    }
-    if (!cancelled) out->push_back(MatchSpan{begin, end});
+    if (end > min_end) out->push_back(MatchSpan{begin, end});
     return true;
   });
+  if (rule.unless == nullptr || out->size() == first) return;
+
+  // Exceptions come in order of their start; with the running maximum of
+  // their ends, "does any exception that starts before `end` reach past
+  // `begin`" is one binary search per occurrence.
+  std::vector<MatchSpan> exceptions;
+  std::vector<uint32_t> max_end_so_far;
+  ForEachMatch(*rule.unless, normalized, [&](uint32_t begin, uint32_t end) {
+    exceptions.push_back(MatchSpan{begin, end});
+    max_end_so_far.push_back(max_end_so_far.empty() ? end : std::max(max_end_so_far.back(), end));
+    return true;
+  });
+  if (exceptions.empty()) return;
+  auto kept = out->begin() + static_cast<std::ptrdiff_t>(first);
+  for (auto it = kept; it != out->end(); ++it) {
+    const auto starts_before_end = std::lower_bound(
+        exceptions.begin(), exceptions.end(), it->end,
+        [](const MatchSpan& exception, uint32_t end) { return exception.begin < end; });
+    const size_t count = static_cast<size_t>(starts_before_end - exceptions.begin());
+    const bool cancelled = count > 0 && max_end_so_far[count - 1] > it->begin;
+    if (!cancelled) *kept++ = *it;
+  }
+  out->erase(kept, out->end());
+}
+
+bool RuleSet::UsesTextAnchor(absl::string_view pattern) {
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      if (i + 1 < pattern.size() && !in_class && (pattern[i + 1] == 'A' || pattern[i + 1] == 'z')) {
+        return true;
+      }
+      ++i;  // an escaped character is literal
+    } else if (in_class) {
+      if (c == ']') in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+      // A ']' right after '[' or '[^' is a literal member of the class.
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') ++i;
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') ++i;
+    } else if (c == '^' || c == '$') {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace coach::engine

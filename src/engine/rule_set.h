@@ -118,6 +118,10 @@ struct CompiledRule {
   RuleSpec spec;
   std::unique_ptr<RE2> regex;
   std::unique_ptr<RE2> unless;  // null when the rule has no exceptions
+  // A raw pattern uses ^, $, \A or \z: it anchors to one utterance, so the
+  // rule runs on the current segment alone, never on the carried-over window
+  // (where ^ would mean the start of the previous segment's tail).
+  bool segment_anchored = false;
   // Expectations this rule's category opens, and those it satisfies when the
   // agent says it.
   std::vector<int> opens_expectations;
@@ -161,18 +165,28 @@ class RuleSet {
   // Index of the rule with this id, or -1.
   int FindRule(absl::string_view id) const;
 
-  // The Set holding the rules that listen to `speaker`, and the rule index of
-  // each Set entry.
+  // The Set holding the window-matched rules that listen to `speaker`, and the
+  // rule index of each Set entry.
   const RE2::Set& set_for(Speaker speaker) const { return *sets_[static_cast<int>(speaker)]; }
   const std::vector<int>& set_rules(Speaker speaker) const {
     return set_rules_[static_cast<int>(speaker)];
   }
+  // Segment-anchored rules that listen to `speaker`; not in the Set, because a
+  // Set runs over the whole window.
+  const std::vector<int>& segment_anchored_rules(Speaker speaker) const {
+    return segment_anchored_rules_[static_cast<int>(speaker)];
+  }
 
   // Appends to `out` every occurrence of rule `rule_index` in `normalized` (a
   // NormalizedText::text) that ends after byte `min_end` and is not cancelled
-  // by an overlapping `unless` match.
+  // by an overlapping `unless` match. Linear in the text and the number of
+  // matches: the `unless` matches are found once, not once per occurrence.
   void FindOccurrences(int rule_index, absl::string_view normalized, uint32_t min_end,
                        std::vector<MatchSpan>* out) const;
+
+  // True when a raw pattern uses a text anchor (^, $, \A, \z) outside a
+  // character class.
+  static bool UsesTextAnchor(absl::string_view pattern);
 
  private:
   RuleSet() = default;
@@ -183,6 +197,7 @@ class RuleSet {
   std::vector<std::string> source_files_;
   std::unique_ptr<RE2::Set> sets_[kSpeakerCount];
   std::vector<int> set_rules_[kSpeakerCount];
+  std::vector<int> segment_anchored_rules_[kSpeakerCount];
 };
 
 }  // namespace coach::engine

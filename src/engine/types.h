@@ -52,6 +52,15 @@ absl::string_view SpeakerScopeName(SpeakerScope scope);
 absl::string_view RuleKindName(RuleKind kind);
 absl::string_view SeverityName(Severity severity);
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence
+// replaced by U+FFFD, so evidence quoted from a transcript is always valid
+// UTF-8 (protobuf strings and JSON require it).
+std::string ValidUtf8(absl::string_view text);
+
+// Call times (start_ms, end_ms, word timings) must lie in [0, kMaxCallTimeMs]:
+// about 31 years, far beyond any call, small enough that no sum overflows.
+inline constexpr int64_t kMaxCallTimeMs = int64_t{1} << 40;
+
 // Timing of one word of a segment, relative to the call (not the segment).
 struct WordTiming {
   int64_t start_ms = 0;

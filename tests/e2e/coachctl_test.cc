@@ -42,6 +42,9 @@ TEST(CoachctlLint, BundledPacksAreClean) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("OK: "));
   EXPECT_THAT(r.output, HasSubstr("examples checked, 0 warning(s)"));
+  // Rule counts per category follow the summary line.
+  EXPECT_THAT(r.output, HasSubstr("\n  provoking: "));
+  EXPECT_THAT(r.output, HasSubstr("\n  legal_threat: "));
 }
 
 TEST(CoachctlLint, BrokenPackPrintsFileLineColumnAndFails) {

@@ -1,5 +1,6 @@
 #include "engine/call_session.h"
 
+#include <limits>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -240,6 +241,17 @@ TEST(CallSessionLimits, RetractedNudgeDoesNotCountAgainstMaxPerCall) {
                           "nudge:provoking.calm_down"));
 }
 
+TEST(CallSessionLimits, RetractedNudgeDoesNotHoldTheCooldown) {
+  CallSession session(MustCompile(LimitedSpec(30000, 0)));
+  std::vector<Event> events =
+      Play(session, {Interim("a1", Speaker::kAgent, "calm down"), Agent("a1", "come down", 0),
+                    Agent("a2", "calm down", 5000), Agent("a3", "calm down", 10000)});
+  EXPECT_THAT(Summaries(events),
+              ElementsAre("nudge:provoking.calm_down", "retraction:provoking.calm_down",
+                          "nudge:provoking.calm_down"));
+  EXPECT_EQ(events[2].evidence.segment_id, "a2");
+}
+
 RuleSetSpec ExpectationSpecs(int64_t within_ms, int within_turns) {
   RuleSetSpec spec = BasicSpec();
   spec.rules.push_back(CustomerRule("frustration.ridiculous", "frustration",
@@ -323,6 +335,91 @@ TEST(CallSessionExpectations, RepeatedTriggerWhileOpenDoesNotStackReminders) {
                           "reminder:expect.empathy"));
 }
 
+TEST(CallSessionExpectations, DeadlinePassesOnAnInterimHypothesis) {
+  CallSession session(MustCompile(ExpectationSpecs(30000, 0)));
+  std::vector<Event> events = Play(session, {Customer("c1", "this is ridiculous", 0),
+                                            Interim("a1", Speaker::kAgent, "so", 40000)});
+  ASSERT_THAT(Summaries(events),
+              ElementsAre("nudge:frustration.ridiculous", "reminder:expect.empathy"));
+  EXPECT_EQ(events[1].missed_reason, MissedReason::kTime);
+}
+
+TEST(CallSessionExpectations, DeadlineThatPassedBeforeTheEndIsMissedInTime) {
+  CallSession session(MustCompile(ExpectationSpecs(30000, 0)));
+  Segment long_rant = Customer("c1", "this is ridiculous", 0);
+  long_rant.end_ms = 45000;
+  std::vector<Event> events = Play(session, {long_rant});
+  std::vector<Event> end;
+  ASSERT_TRUE(session.Finish(&end).ok());
+  ASSERT_THAT(Summaries(end), ElementsAre("reminder:expect.empathy"));
+  EXPECT_EQ(end[0].missed_reason, MissedReason::kTime);
+  EXPECT_EQ(end[0].due_ms, 30000);
+}
+
+TEST(CallSessionExpectations, EmptyFinalIsNotATurn) {
+  CallSession session(MustCompile(ExpectationSpecs(0, 1)));
+  std::vector<Event> events = Play(session, {Customer("c1", "this is ridiculous"),
+                                            Agent("a1", " um "), Customer("c2", "hello?"),
+                                            Agent("a2", "I can understand how you feel")});
+  EXPECT_THAT(Summaries(events),
+              ElementsAre("nudge:frustration.ridiculous", "nudge:empathy.understand_feel"));
+}
+
+TEST(CallSessionScore, ConductPenaltyIsCappedAtFifty) {
+  RuleSetSpec spec = BasicSpec();
+  spec.rules[0].severity = Severity::kHigh;
+  CallSession session(MustCompile(spec));
+  std::vector<Segment> segments;
+  for (int i = 0; i < 7; ++i) segments.push_back(Agent("a" + std::to_string(i), "calm down", i * 1000));
+  Play(session, segments);
+  std::vector<Event> end;
+  auto report = session.Finish(&end);
+  EXPECT_EQ(report->score.conduct_penalty, 50);
+  EXPECT_EQ(report->score.score, 50);
+}
+
+TEST(CallSessionScore, MissedExpectationPenaltyIsCappedAtThirty) {
+  RuleSetSpec spec = BasicSpec();
+  for (int i = 0; i < 4; ++i) {
+    ExpectationSpec expectation;
+    expectation.id = "expect.empathy" + std::to_string(i);
+    expectation.category = "missed_empathy";
+    expectation.expect = {"empathy"};
+    expectation.title = "Empathize";
+    expectation.message = "Say it.";
+    spec.expectations.push_back(expectation);
+  }
+  CallSession session(MustCompile(spec));
+  Play(session, {Agent("a1", "hello")});
+  std::vector<Event> end;
+  auto report = session.Finish(&end);
+  EXPECT_EQ(report->score.missed_expectation_penalty, 30);
+  EXPECT_EQ(report->score.score, 70);
+}
+
+TEST(CallSessionScore, AsapStepsMissingAfterACueCostFivePointsEach) {
+  auto rules = MustCompile(BasicSpec());
+  CallSession silent(rules);
+  Play(silent, {Customer("c1", "I am calling the FCC")});
+  std::vector<Event> end;
+  auto none = silent.Finish(&end);
+  EXPECT_EQ(none->score.asap_penalty, 20);
+  EXPECT_EQ(none->score.score, 80);
+
+  CallSession empathic(rules);
+  Play(empathic, {Customer("c1", "I am calling the FCC", 0),
+                  Agent("a1", "I can understand how you feel", 2000)});
+  auto one_step = empathic.Finish(&end);
+  EXPECT_TRUE(one_step->asap[0].done);
+  EXPECT_EQ(one_step->score.asap_penalty, 15);
+  EXPECT_EQ(one_step->empathy_latency_ms, 2000);
+
+  // Without a customer cue the checklist costs nothing.
+  CallSession calm(rules);
+  Play(calm, {Agent("a1", "hello")});
+  EXPECT_EQ(calm.Finish(&end)->score.asap_penalty, 0);
+}
+
 TEST(CallSessionExpectations, EndOfCallExpectationsAreScored) {
   RuleSetSpec spec = BasicSpec();
   spec.rules.push_back(AgentRule("confirm.sound_good", "confirm_understanding",
@@ -377,6 +474,91 @@ TEST(CallSessionErrors, RejectBadSegmentsAndLeaveTheSessionUsable) {
   EXPECT_EQ(session.Finish(&events).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(CallSessionErrors, TimesOutsideTheCallRangeAreRejectedByField) {
+  CallSession session(MustCompile(BasicSpec()));
+  std::vector<Event> events;
+  absl::Status negative = session.ProcessSegment(Agent("a1", "calm down", -5), &events);
+  EXPECT_EQ(negative.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(negative.message(), HasSubstr("start_ms is -5"));
+  Segment huge_end = Agent("a2", "calm down");
+  huge_end.end_ms = std::numeric_limits<int64_t>::max();
+  EXPECT_THAT(session.ProcessSegment(huge_end, &events).message(), HasSubstr("end_ms"));
+  Segment bad_word = Agent("a3", "calm down");
+  bad_word.words = {{0, 10}, {std::numeric_limits<int64_t>::min(), 20}};
+  EXPECT_THAT(session.ProcessSegment(bad_word, &events).message(),
+              HasSubstr("words[1].start_ms"));
+  EXPECT_THAT(events, IsEmpty());
+  // The largest allowed time is accepted and its arithmetic does not overflow.
+  ASSERT_TRUE(session.ProcessSegment(Agent("a4", "calm down", kMaxCallTimeMs - 1000), &events).ok());
+  EXPECT_THAT(events, SizeIs(1));
+}
+
+TEST(CallSessionErrors, TextOverTheSizeLimitIsRejected) {
+  SessionOptions options;
+  options.max_segment_bytes = 16;
+  CallSession session(MustCompile(BasicSpec()), options);
+  std::vector<Event> events;
+  absl::Status status = session.ProcessSegment(Agent("a1", "please calm down right now"), &events);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("26 bytes; the limit is 16"));
+  EXPECT_TRUE(session.ProcessSegment(Agent("a2", "calm down"), &events).ok());
+  EXPECT_THAT(events, SizeIs(1));
+}
+
+TEST(CallSessionErrors, SegmentIdsAreFinalPerSpeaker) {
+  // Some STT engines number each channel's results on their own.
+  CallSession session(MustCompile(BasicSpec()));
+  std::vector<Event> events =
+      Play(session, {Agent("1", "hello"), Customer("1", "I will call the FCC")});
+  EXPECT_THAT(Summaries(events), ElementsAre("nudge:legal.fcc"));
+  EXPECT_EQ(session.ProcessSegment(Customer("1", "again"), &events).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(CallSessionMatching, MatchedTextIsValidUtf8EvenWhenTheTranscriptIsNot) {
+  CallSession session(MustCompile(BasicSpec()));
+  std::vector<Event> events = Play(session, {Agent("a1", "please calm\xff" "down")});
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].evidence.matched_text, "calm\xEF\xBF\xBD" "down");
+}
+
+TEST(CallSessionMatching, CarriedMatchExtendedByAnOptionalWordIsNotCountedAgain) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("blame.your_fault", "blame", {"your fault [again]"}));
+  CallSession session(MustCompile(spec));
+  std::vector<Event> events = Play(session, {Agent("a1", "that is your fault", 0),
+                                            Agent("a2", "again and your fault", 1500)});
+  // a2 holds one new occurrence ("your fault" at its end), not a second
+  // report of "your fault again" that began in a1.
+  ASSERT_THAT(Summaries(events), ElementsAre("nudge:blame.your_fault", "nudge:blame.your_fault"));
+  EXPECT_EQ(events[0].evidence.segment_id, "a1");
+  EXPECT_EQ(events[1].evidence.segment_id, "a2");
+  EXPECT_EQ(events[1].evidence.matched_text, "your fault");
+  std::vector<Event> end;
+  EXPECT_EQ(session.Finish(&end)->category_counts["blame"][Speaker::kAgent], 2);
+}
+
+TEST(CallSessionMatching, AnchoredPatternsMatchAtTheStartOfEachSegment) {
+  RuleSetSpec spec;
+  RuleSpec rule = AgentRule("provoking.calm_down_opening", "provoking", {});
+  rule.patterns = testing::Texts({"^ (?:(?:ok|okay) )*calm down "});
+  spec.rules.push_back(rule);
+  auto rules = MustCompile(spec);
+  // The only agent rule is anchored, so the agent Set is empty.
+  EXPECT_THAT(rules->set_rules(Speaker::kAgent), IsEmpty());
+  EXPECT_THAT(rules->segment_anchored_rules(Speaker::kAgent), ElementsAre(0));
+  CallSession session(rules);
+  std::vector<Event> events =
+      Play(session, {Agent("a1", "I hear you", 0), Agent("a2", "okay calm down please", 1500),
+                    Agent("a3", "things will calm down soon", 3000),
+                    Interim("a4", Speaker::kAgent, "calm down"), Agent("a4", "calm down", 4000)});
+  ASSERT_THAT(Summaries(events), ElementsAre("nudge:provoking.calm_down_opening",
+                                             "nudge:provoking.calm_down_opening"));
+  EXPECT_EQ(events[0].evidence.segment_id, "a2");
+  EXPECT_EQ(events[0].evidence.matched_text, "okay calm down");
+  EXPECT_TRUE(events[1].interim);
+  EXPECT_EQ(events[1].evidence.segment_id, "a4");
+}
 TEST(CallSessionDeterminism, SameInputGivesSameEventsAndReport) {
   auto rules = MustCompile(ExpectationSpecs(30000, 1));
   const std::vector<Segment> call = {

@@ -158,6 +158,32 @@ TEST(RuleSetMatching, UnlessCancelsOnlyOverlappingMatches) {
               SizeIs(1));
 }
 
+TEST(RuleSetMatching, UnlessChecksEachOccurrenceAgainstEveryOverlappingException) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("blame.your_fault", "blame", {"your fault"}));
+  spec.rules[0].unless_phrases = Texts({"not your fault", "your fault ... (sorry|apologize)"});
+  auto rules = MustCompile(spec);
+  EXPECT_THAT(Find(*rules, "blame.your_fault", "your fault, not your fault, your fault"),
+              SizeIs(2));
+  // A long exception covering the first occurrence, then a free one.
+  EXPECT_THAT(Find(*rules, "blame.your_fault",
+                   "your fault and I am sorry and it is your fault again"),
+              SizeIs(1));
+  std::string many;
+  for (int i = 0; i < 2000; ++i) many += (i % 2 == 0) ? "your fault " : "not your fault ";
+  EXPECT_THAT(Find(*rules, "blame.your_fault", many), SizeIs(1000));
+}
+
+TEST(RuleSetCompile, TextAnchorsOutsideCharacterClassesMarkARuleSegmentAnchored) {
+  EXPECT_TRUE(RuleSet::UsesTextAnchor("^ calm down "));
+  EXPECT_TRUE(RuleSet::UsesTextAnchor(" done here $"));
+  EXPECT_TRUE(RuleSet::UsesTextAnchor("\\A calm"));
+  EXPECT_FALSE(RuleSet::UsesTextAnchor("[^ ]+ calm"));
+  EXPECT_FALSE(RuleSet::UsesTextAnchor("[]^] calm"));
+  EXPECT_FALSE(RuleSet::UsesTextAnchor("cost \\$5"));
+  EXPECT_FALSE(RuleSet::UsesTextAnchor("calm down"));
+}
+
 TEST(RuleSetMatching, FindsEveryOccurrenceWithSpansWithoutBoundarySpaces) {
   auto rules = MustCompile(RuleSetSpec{{AgentRule("r", "provoking", {"calm down"})}, {}, {}});
   NormalizedText normalized;
