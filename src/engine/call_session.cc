@@ -269,21 +269,59 @@ absl::Status CallSession::Match(const Segment& segment) {
   occurrences_.clear();
   if (normalized_.tokens.empty()) return absl::OkStatus();
 
-  const RE2::Set& set = rules_->set_for(speaker);
-  const std::vector<int>& set_rules = rules_->set_rules(speaker);
-  set_hits_.clear();
-  RE2::Set::ErrorInfo error_info;
-  const bool matched = set.Match(re2::StringPiece(window_text_), &set_hits_, &error_info);
-  bool fell_back = false;
-  if (absl::Status status =
-          CandidatesFromSetMatch(matched, error_info, set_rules.size(), &set_hits_, &fell_back);
-      !status.ok()) {
-    return status;
+  // Candidates: the window Set over carry + segment, and the Set of anchored
+  // patterns over the segment alone.
+  candidates_.clear();
+  for (const RulePart part : {RulePart::kWindow, RulePart::kSegment}) {
+    const RE2::Set* set = rules_->set_for(speaker, part);
+    if (set == nullptr) continue;
+    const std::vector<int>& set_rules = rules_->set_rules(speaker, part);
+    const absl::string_view text =
+        part == RulePart::kWindow ? absl::string_view(window_text_) : normalized_.text;
+    set_hits_.clear();
+    RE2::Set::ErrorInfo error_info;
+    const bool matched =
+        set->Match(re2::StringPiece(text.data(), text.size()), &set_hits_, &error_info);
+    bool fell_back = false;
+    if (absl::Status status = CandidatesFromSetMatch(matched, error_info, set_rules.size(),
+                                                     &set_hits_, &fell_back);
+        !status.ok()) {
+      return status;
+    }
+    // Each RE2 falls back to its NFA on its own, so per-rule matching is exact.
+    if (fell_back) ++report_.set_out_of_memory_fallbacks;
+    for (int hit : set_hits_) candidates_.emplace_back(set_rules[hit], part);
   }
-  // Each RE2 falls back to its NFA on its own, so per-rule matching is exact.
-  if (fell_back) ++report_.set_out_of_memory_fallbacks;
-  std::sort(set_hits_.begin(), set_hits_.end());
-  auto add_occurrences = [&](int rule) {
+  std::sort(candidates_.begin(), candidates_.end());
+
+  for (size_t i = 0; i < candidates_.size();) {
+    const int rule = candidates_[i].first;
+    spans_.clear();
+    size_t window_spans = 0;
+    for (; i < candidates_.size() && candidates_[i].first == rule; ++i) {
+      if (candidates_[i].second == RulePart::kWindow) {
+        rules_->FindOccurrences(rule, window_text_, window_carry_end_, &spans_);
+        window_spans = spans_.size();
+        continue;
+      }
+      // Anchored patterns see the current segment alone; shift their spans
+      // into the window. One overlapping a phrase match is the same occurrence.
+      const size_t from = spans_.size();
+      rules_->FindOccurrences(rule, normalized_.text, 0, &spans_, RulePart::kSegment);
+      auto kept = spans_.begin() + static_cast<std::ptrdiff_t>(from);
+      for (auto it = kept; it != spans_.end(); ++it) {
+        const MatchSpan shifted{it->begin + base, it->end + base};
+        const bool same = std::any_of(
+            spans_.begin(), spans_.begin() + static_cast<std::ptrdiff_t>(window_spans),
+            [&](const MatchSpan& other) {
+              return other.begin < shifted.end && shifted.begin < other.end;
+            });
+        if (!same) *kept++ = shifted;
+      }
+      spans_.erase(kept, spans_.end());
+      std::sort(spans_.begin(), spans_.end(),
+                [](const MatchSpan& a, const MatchSpan& b) { return a.begin < b.begin; });
+    }
     uint32_t nth = 0;
     for (const MatchSpan& span : spans_) {
       // The same occurrence as one reported on an earlier final, now longer
@@ -296,22 +334,6 @@ absl::Status CallSession::Match(const Segment& segment) {
                                });
       if (!reported) occurrences_.push_back(Occurrence{rule, nth++, span});
     }
-  };
-  for (int hit : set_hits_) {
-    const int rule = set_rules[hit];
-    spans_.clear();
-    rules_->FindOccurrences(rule, window_text_, window_carry_end_, &spans_);
-    add_occurrences(rule);
-  }
-  // Anchored patterns see the current segment alone, shifted into the window.
-  for (int rule : rules_->segment_anchored_rules(speaker)) {
-    spans_.clear();
-    rules_->FindOccurrences(rule, normalized_.text, 0, &spans_);
-    for (MatchSpan& span : spans_) {
-      span.begin += base;
-      span.end += base;
-    }
-    add_occurrences(rule);
   }
   // Report in the order things were said; ties by rule order.
   std::stable_sort(occurrences_.begin(), occurrences_.end(),

@@ -213,6 +213,7 @@ class CallSession {
   bool window_has_carry_ = false;
   std::vector<uint32_t> word_starts_;
   std::vector<int> set_hits_;
+  std::vector<std::pair<int, RulePart>> candidates_;
   std::vector<MatchSpan> spans_;
   std::vector<Occurrence> occurrences_;
 };

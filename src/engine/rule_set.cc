@@ -258,20 +258,27 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
 
     CompiledRule compiled;
     const int errors_before = sink.errors();
-    const std::string regex = CombinePieces(rule.phrases, rule.patterns, rule.id, "phrase",
+    std::vector<LocatedText> window_patterns;
+    std::vector<LocatedText> anchored_patterns;
+    for (const LocatedText& pattern : rule.patterns) {
+      (UsesTextAnchor(pattern.text) ? anchored_patterns : window_patterns).push_back(pattern);
+    }
+    const std::string regex = CombinePieces(rule.phrases, window_patterns, rule.id, "phrase",
                                             options.rule_max_mem, &sink);
+    const std::string anchored =
+        CombinePieces({}, anchored_patterns, rule.id, "phrase", options.rule_max_mem, &sink);
     const std::string unless = CombinePieces(rule.unless_phrases, rule.unless_patterns, rule.id,
                                              "unless", options.rule_max_mem, &sink);
-    if (sink.errors() == errors_before && !regex.empty()) {
-      compiled.regex = CompileCombined(regex, rule, "phrases and patterns", options, &sink);
+    if (sink.errors() == errors_before) {
+      if (!regex.empty()) {
+        compiled.regex = CompileCombined(regex, rule, "phrases and patterns", options, &sink);
+      }
+      if (!anchored.empty()) {
+        compiled.anchored = CompileCombined(anchored, rule, "anchored patterns", options, &sink);
+      }
       if (!unless.empty()) {
         compiled.unless = CompileCombined(unless, rule, "unless phrases and patterns", options,
                                           &sink);
-      }
-    }
-    for (const auto* patterns : {&rule.patterns, &rule.unless_patterns}) {
-      for (const LocatedText& pattern : *patterns) {
-        if (UsesTextAnchor(pattern.text)) compiled.segment_anchored = true;
       }
     }
     compiled.spec = std::move(rule);
@@ -322,31 +329,38 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
   }
 
   if (sink.errors() == 0) {
-    for (int s = 0; s < kSpeakerCount; ++s) {
-      const auto speaker = static_cast<Speaker>(s);
-      RE2::Options set_options = RegexOptions(options.set_max_mem);
-      set->sets_[s] = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
-      for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
-        const RuleSpec& rule = set->rules_[r].spec;
-        const bool listens = rule.speaker == SpeakerScope::kAny ||
-                             (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
-        if (!listens) continue;
-        if (set->rules_[r].segment_anchored) {
-          set->segment_anchored_rules_[s].push_back(r);
-          continue;
+    for (const RulePart part : {RulePart::kWindow, RulePart::kSegment}) {
+      const int p = static_cast<int>(part);
+      for (int s = 0; s < kSpeakerCount; ++s) {
+        const auto speaker = static_cast<Speaker>(s);
+        auto part_set = std::make_unique<RE2::Set>(RegexOptions(options.set_max_mem),
+                                                   RE2::UNANCHORED);
+        for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
+          const CompiledRule& compiled = set->rules_[r];
+          const RuleSpec& rule = compiled.spec;
+          const bool listens =
+              rule.speaker == SpeakerScope::kAny ||
+              (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
+          const RE2* regex =
+              part == RulePart::kWindow ? compiled.regex.get() : compiled.anchored.get();
+          if (!listens || regex == nullptr) continue;
+          std::string error;
+          if (part_set->Add(regex->pattern(), &error) < 0) {
+            sink.Error(rule.location, rule.id, absl::StrCat("cannot add to RE2::Set: ", error));
+            continue;
+          }
+          set->set_rules_[p][s].push_back(r);
         }
-        std::string error;
-        if (set->sets_[s]->Add(set->rules_[r].regex->pattern(), &error) < 0) {
-          sink.Error(rule.location, rule.id, absl::StrCat("cannot add to RE2::Set: ", error));
-          continue;
+        // An empty Set is kept for the window part only, so matching code
+        // needs no special case there; the segment part is usually empty.
+        if (part == RulePart::kSegment && set->set_rules_[p][s].empty()) continue;
+        if (!part_set->Compile()) {
+          sink.Error(SourceLocation{}, "",
+                     absl::StrCat("the ", SpeakerName(speaker),
+                                  " rules do not fit in the RE2::Set memory budget of ",
+                                  options.set_max_mem, " bytes"));
         }
-        set->set_rules_[s].push_back(r);
-      }
-      if (!set->sets_[s]->Compile()) {
-        sink.Error(SourceLocation{}, "",
-                   absl::StrCat("the ", SpeakerName(speaker),
-                                " rules do not fit in the RE2::Set memory budget of ",
-                                options.set_max_mem, " bytes"));
+        set->sets_[p][s] = std::move(part_set);
       }
     }
   }
@@ -376,7 +390,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
       for (const LocatedText& example : rule.examples) {
         Normalize(example.text, &normalized);
         spans.clear();
-        set->FindOccurrences(r, normalized.text, 0, &spans);
+        set->FindInUtterance(r, normalized.text, &spans);
         if (spans.empty()) {
           sink.Error(example.location, rule.id,
                      absl::StrCat("example does not match: ", Quoted(example.text)));
@@ -385,7 +399,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
       for (const LocatedText& counter : rule.counter_examples) {
         Normalize(counter.text, &normalized);
         spans.clear();
-        set->FindOccurrences(r, normalized.text, 0, &spans);
+        set->FindInUtterance(r, normalized.text, &spans);
         if (!spans.empty()) {
           const MatchSpan& span = spans.front();
           sink.Error(counter.location, rule.id,
@@ -449,10 +463,12 @@ void ForEachMatch(const RE2& re, absl::string_view text, Visit visit) {
 }  // namespace
 
 void RuleSet::FindOccurrences(int rule_index, absl::string_view normalized, uint32_t min_end,
-                              std::vector<MatchSpan>* out) const {
+                              std::vector<MatchSpan>* out, RulePart part) const {
   const CompiledRule& rule = rules_[rule_index];
+  const RE2* regex = part == RulePart::kWindow ? rule.regex.get() : rule.anchored.get();
+  if (regex == nullptr) return;
   const size_t first = out->size();
-  ForEachMatch(*rule.regex, normalized, [&](uint32_t begin, uint32_t end) {
+  ForEachMatch(*regex, normalized, [&](uint32_t begin, uint32_t end) {
     if (end > min_end) out->push_back(MatchSpan{begin, end});
     return true;
   });
@@ -479,6 +495,25 @@ void RuleSet::FindOccurrences(int rule_index, absl::string_view normalized, uint
     if (!cancelled) *kept++ = *it;
   }
   out->erase(kept, out->end());
+}
+
+void RuleSet::FindInUtterance(int rule_index, absl::string_view normalized,
+                              std::vector<MatchSpan>* out) const {
+  const size_t first = out->size();
+  FindOccurrences(rule_index, normalized, 0, out, RulePart::kWindow);
+  const size_t window_end = out->size();
+  std::vector<MatchSpan> anchored;
+  FindOccurrences(rule_index, normalized, 0, &anchored, RulePart::kSegment);
+  for (const MatchSpan& span : anchored) {
+    const bool same = std::any_of(out->begin() + static_cast<std::ptrdiff_t>(first),
+                                  out->begin() + static_cast<std::ptrdiff_t>(window_end),
+                                  [&](const MatchSpan& other) {
+                                    return other.begin < span.end && span.begin < other.end;
+                                  });
+    if (!same) out->push_back(span);
+  }
+  std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+            [](const MatchSpan& a, const MatchSpan& b) { return a.begin < b.begin; });
 }
 
 bool RuleSet::UsesTextAnchor(absl::string_view pattern) {

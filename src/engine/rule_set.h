@@ -116,17 +116,23 @@ struct CompileOptions {
 // One compiled rule. Members are read-only after RuleSet::Compile().
 struct CompiledRule {
   RuleSpec spec;
+  // Phrases and unanchored patterns, matched over the speaker's window (the
+  // carried tail plus the current segment). Null when there are none.
   std::unique_ptr<RE2> regex;
+  // Patterns using ^, $, \A or \z: they anchor to one utterance, so they run
+  // on the current segment alone, never on the carried-over window (where ^
+  // would mean the start of the previous segment's tail). Null when none.
+  std::unique_ptr<RE2> anchored;
   std::unique_ptr<RE2> unless;  // null when the rule has no exceptions
-  // A raw pattern uses ^, $, \A or \z: it anchors to one utterance, so the
-  // rule runs on the current segment alone, never on the carried-over window
-  // (where ^ would mean the start of the previous segment's tail).
-  bool segment_anchored = false;
   // Expectations this rule's category opens, and those it satisfies when the
   // agent says it.
   std::vector<int> opens_expectations;
   std::vector<int> satisfies_expectations;
 };
+
+// Which of a rule's regexes to run: the phrases and unanchored patterns over
+// the window, or the anchored patterns over the current segment.
+enum class RulePart { kWindow, kSegment };
 
 // A match of one rule in normalized text: [begin, end) without the boundary
 // spaces.
@@ -165,23 +171,28 @@ class RuleSet {
   // Index of the rule with this id, or -1.
   int FindRule(absl::string_view id) const;
 
-  // The Set holding the window-matched rules that listen to `speaker`, and the
-  // rule index of each Set entry.
-  const RE2::Set& set_for(Speaker speaker) const { return *sets_[static_cast<int>(speaker)]; }
-  const std::vector<int>& set_rules(Speaker speaker) const {
-    return set_rules_[static_cast<int>(speaker)];
+  // The Set of the `part` regexes of the rules that listen to `speaker`, and
+  // the rule index of each Set entry. The kSegment Set is null when no such
+  // rule has anchored patterns.
+  const RE2::Set* set_for(Speaker speaker, RulePart part = RulePart::kWindow) const {
+    return sets_[static_cast<int>(part)][static_cast<int>(speaker)].get();
   }
-  // Segment-anchored rules that listen to `speaker`; not in the Set, because a
-  // Set runs over the whole window.
-  const std::vector<int>& segment_anchored_rules(Speaker speaker) const {
-    return segment_anchored_rules_[static_cast<int>(speaker)];
+  const std::vector<int>& set_rules(Speaker speaker, RulePart part = RulePart::kWindow) const {
+    return set_rules_[static_cast<int>(part)][static_cast<int>(speaker)];
   }
 
-  // Appends to `out` every occurrence of rule `rule_index` in `normalized` (a
-  // NormalizedText::text) that ends after byte `min_end` and is not cancelled
-  // by an overlapping `unless` match. Linear in the text and the number of
-  // matches: the `unless` matches are found once, not once per occurrence.
+  // Appends to `out` every occurrence of the `part` regex of rule
+  // `rule_index` in `normalized` (a NormalizedText::text) that ends after byte
+  // `min_end` and is not cancelled by an overlapping `unless` match in the same
+  // text. Linear in the text and the number of matches: the `unless` matches
+  // are found once, not once per occurrence.
   void FindOccurrences(int rule_index, absl::string_view normalized, uint32_t min_end,
+                       std::vector<MatchSpan>* out, RulePart part = RulePart::kWindow) const;
+
+  // Every occurrence of the rule in one complete utterance, both parts, in
+  // order; an anchored match overlapping a phrase match of the rule is the
+  // same occurrence. How examples are checked.
+  void FindInUtterance(int rule_index, absl::string_view normalized,
                        std::vector<MatchSpan>* out) const;
 
   // True when a raw pattern uses a text anchor (^, $, \A, \z) outside a
@@ -195,9 +206,8 @@ class RuleSet {
   std::vector<CompiledRule> rules_;
   std::vector<ExpectationSpec> expectations_;
   std::vector<std::string> source_files_;
-  std::unique_ptr<RE2::Set> sets_[kSpeakerCount];
-  std::vector<int> set_rules_[kSpeakerCount];
-  std::vector<int> segment_anchored_rules_[kSpeakerCount];
+  std::unique_ptr<RE2::Set> sets_[2][kSpeakerCount];    // [RulePart][Speaker]
+  std::vector<int> set_rules_[2][kSpeakerCount];
 };
 
 }  // namespace coach::engine

@@ -544,9 +544,10 @@ TEST(CallSessionMatching, AnchoredPatternsMatchAtTheStartOfEachSegment) {
   rule.patterns = testing::Texts({"^ (?:(?:ok|okay) )*calm down "});
   spec.rules.push_back(rule);
   auto rules = MustCompile(spec);
-  // The only agent rule is anchored, so the agent Set is empty.
-  EXPECT_THAT(rules->set_rules(Speaker::kAgent), IsEmpty());
-  EXPECT_THAT(rules->segment_anchored_rules(Speaker::kAgent), ElementsAre(0));
+  // The only agent rule is anchored: it is in the segment Set only.
+  EXPECT_THAT(rules->set_rules(Speaker::kAgent, RulePart::kWindow), IsEmpty());
+  EXPECT_THAT(rules->set_rules(Speaker::kAgent, RulePart::kSegment), ElementsAre(0));
+  EXPECT_EQ(rules->set_for(Speaker::kCustomer, RulePart::kSegment), nullptr);
   CallSession session(rules);
   std::vector<Event> events =
       Play(session, {Agent("a1", "I hear you", 0), Agent("a2", "okay calm down please", 1500),
@@ -559,6 +560,25 @@ TEST(CallSessionMatching, AnchoredPatternsMatchAtTheStartOfEachSegment) {
   EXPECT_TRUE(events[1].interim);
   EXPECT_EQ(events[1].evidence.segment_id, "a4");
 }
+TEST(CallSessionMatching, PhraseAndAnchoredPatternOfOneRuleCountOnce) {
+  RuleSetSpec spec;
+  RuleSpec rule = AgentRule("provoking.calm_down", "provoking", {"please calm down"});
+  rule.patterns = testing::Texts({"^ calm down "});
+  spec.rules.push_back(rule);
+  CallSession session(MustCompile(spec));
+  std::vector<Event> events =
+      Play(session, {Agent("a1", "okay please", 0), Agent("a2", "calm down", 1000),
+                    Agent("a3", "calm down please calm down", 2000)});
+  // a2: the phrase across segments and the anchored pattern overlap: one
+  // occurrence. a3: the anchored one at the start, then the phrase.
+  ASSERT_THAT(Summaries(events), ElementsAre("nudge:provoking.calm_down",
+                                             "nudge:provoking.calm_down",
+                                             "nudge:provoking.calm_down"));
+  EXPECT_EQ(events[0].evidence.matched_text, "please calm down");
+  EXPECT_EQ(events[1].evidence.matched_text, "calm down");
+  EXPECT_EQ(events[2].evidence.matched_text, "please calm down");
+}
+
 TEST(CallSessionDeterminism, SameInputGivesSameEventsAndReport) {
   auto rules = MustCompile(ExpectationSpecs(30000, 1));
   const std::vector<Segment> call = {
