@@ -139,7 +139,7 @@ std::vector<engine::MatchSpan> Spans(int index, const std::string& text) {
   engine::NormalizedText normalized;
   engine::Normalize(text, &normalized);
   std::vector<engine::MatchSpan> spans;
-  Bundled()->FindOccurrences(index, normalized.text, 0, &spans);
+  Bundled()->FindInUtterance(index, normalized.text, &spans);
   return spans;
 }
 
