@@ -183,10 +183,11 @@ struct CallReport {
   std::string rule_set_version;
   // category -> speaker -> count.
   std::map<std::string, std::map<Speaker, int>> category_counts;
-  // Events emitted during the call, by type.
+  // Nudges still standing at the end: emitted minus retracted.
   int nudges = 0;
   int retractions = 0;
   int reminders = 0;
+  // Final segments accepted, including ones with no words.
   int segments = 0;
   // First customer escalation or frustration cue, and the agent's first
   // empathy after it; -1 when absent.
