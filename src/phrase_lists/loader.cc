@@ -52,16 +52,24 @@ class Collector : public google::protobuf::io::ErrorCollector {
 };
 
 // Locations of one message's fields, as recorded by the text-format parser.
+// A field that is not written (a missing `kind`, say) is reported where its
+// message starts, so every diagnostic has a line.
 class Locator {
  public:
-  Locator(std::string file, const TextFormat::ParseInfoTree* tree, const Descriptor* descriptor)
-      : file_(std::move(file)), tree_(tree), descriptor_(descriptor) {}
+  Locator(std::string file, const TextFormat::ParseInfoTree* tree, const Descriptor* descriptor,
+          SourceLocation message_start = {})
+      : file_(std::move(file)),
+        tree_(tree),
+        descriptor_(descriptor),
+        message_start_(std::move(message_start)) {
+    if (message_start_.file.empty()) message_start_.file = file_;
+  }
 
   SourceLocation At(absl::string_view field, int index = -1) const {
     const FieldDescriptor* fd = descriptor_->FindFieldByName(std::string(field));
-    if (tree_ == nullptr || fd == nullptr) return SourceLocation{file_, 0, 0};
+    if (tree_ == nullptr || fd == nullptr) return message_start_;
     const TextFormat::ParseLocation loc = tree_->GetLocation(fd, index);
-    if (loc.line < 0) return SourceLocation{file_, 0, 0};
+    if (loc.line < 0) return message_start_;
     return SourceLocation{file_, loc.line + 1, loc.column + 1};
   }
 
@@ -76,6 +84,7 @@ class Locator {
   std::string file_;
   const TextFormat::ParseInfoTree* tree_;
   const Descriptor* descriptor_;
+  SourceLocation message_start_;
 };
 
 constexpr absl::string_view kKinds = "corrective, reinforcement, escalation, reminder, tracked or cue";
@@ -154,7 +163,7 @@ absl::Status AppendPack(absl::string_view file_name, absl::string_view content,
     const coach::v1::Rule& rule = pack.rules(i);
     const Locator at(file,
                      tree.GetTreeForNested(coach::v1::PhraseList::descriptor()->FindFieldByName("rules"), i),
-                     coach::v1::Rule::descriptor());
+                     coach::v1::Rule::descriptor(), pack_at.At("rules", i));
     engine::RuleSpec out;
     out.id = rule.id();
     out.location = pack_at.At("rules", i);
@@ -195,7 +204,7 @@ absl::Status AppendPack(absl::string_view file_name, absl::string_view content,
     const Locator at(
         file,
         tree.GetTreeForNested(coach::v1::PhraseList::descriptor()->FindFieldByName("expectations"), i),
-        coach::v1::Expectation::descriptor());
+        coach::v1::Expectation::descriptor(), pack_at.At("expectations", i));
     engine::ExpectationSpec out;
     out.id = expectation.id();
     out.location = pack_at.At("expectations", i);

@@ -112,6 +112,14 @@ TEST(AppendPack, UnknownKindSpeakerAndSeverityNameTheirFields) {
   EXPECT_THAT(errors, HasSubstr("pack.textproto:5:3: rule x: unknown severity 'huge'"));
 }
 
+TEST(AppendPack, MissingKindAndSpeakerPointAtTheirRule) {
+  const std::string errors =
+      ErrorsOf("rules {\n  id: \"ok\"\n  kind: \"cue\"\n  speaker: \"any\"\n}\n\n"
+               "  rules { id: \"x\" }\n");
+  EXPECT_THAT(errors, HasSubstr("pack.textproto:7:3: rule x: kind is missing"));
+  EXPECT_THAT(errors, HasSubstr("pack.textproto:7:3: rule x: speaker is missing"));
+}
+
 TEST(AppendPack, NonsenseBytesDoNotCrash) {
   const std::string garbage("\x00\xff{{{rules: [\"\\", 14);
   EXPECT_THAT(ErrorsOf(garbage), HasSubstr("pack.textproto:1:"));
