@@ -45,38 +45,9 @@ constexpr char kUsage[] =
 
 int Lint(std::vector<std::string> paths) {
   if (paths.empty()) paths.push_back(absl::GetFlag(FLAGS_phrase_lists));
-  std::vector<Diagnostic> diagnostics;
-  auto rules = coach::phrase_lists::LoadRuleSet(paths, {}, &diagnostics);
-  int errors = 0;
-  int warnings = 0;
-  for (const Diagnostic& d : diagnostics) {
-    if (d.level == Diagnostic::Level::kError) {
-      ++errors;
-      std::cout << d.ToString() << "\n";
-    } else {
-      ++warnings;
-      if (absl::GetFlag(FLAGS_warnings)) std::cout << d.ToString() << "\n";
-    }
-  }
-  if (!rules.ok()) {
-    if (errors == 0) std::cout << "error: " << rules.status().message() << "\n";
-    std::cout << "FAILED: " << std::max(errors, 1) << " error(s), " << warnings
-              << " warning(s)\n";
-    return kExitFindings;
-  }
-  int examples = 0;
-  for (const auto& rule : (*rules)->rules()) {
-    examples += static_cast<int>(rule.spec.examples.size() + rule.spec.counter_examples.size());
-  }
-  std::cout << "OK: " << (*rules)->rules().size() << " rules, "
-            << (*rules)->expectations().size() << " expectations, " << examples
-            << " examples checked, " << warnings << " warning(s), "
-            << (*rules)->source_files().size() << " files, version " << (*rules)->version()
-            << "\n";
-  for (const auto& [category, count] : (*rules)->RuleCountsByCategory()) {
-    std::cout << "  " << category << ": " << count << "\n";
-  }
-  return kExitOk;
+  const bool ok =
+      coach::phrase_lists::WriteLintReport(paths, absl::GetFlag(FLAGS_warnings), std::cout);
+  return ok ? kExitOk : kExitFindings;
 }
 
 int Replay(const std::vector<std::string>& files) {

@@ -268,4 +268,32 @@ absl::StatusOr<std::shared_ptr<const engine::RuleSet>> LoadRuleSet(
   return rules;
 }
 
+bool WriteLintReport(const std::vector<std::string>& paths, bool show_warnings, std::ostream& out) {
+  std::vector<Diagnostic> diagnostics;
+  auto rules = LoadRuleSet(paths, {}, &diagnostics);
+  int errors = 0;
+  int warnings = 0;
+  for (const Diagnostic& d : diagnostics) {
+    const bool error = d.level == Diagnostic::Level::kError;
+    (error ? errors : warnings)++;
+    if (error || show_warnings) out << d.ToString() << "\n";
+  }
+  if (!rules.ok()) {
+    if (errors == 0) out << "error: " << rules.status().message() << "\n";
+    out << "FAILED: " << std::max(errors, 1) << " error(s), " << warnings << " warning(s)\n";
+    return false;
+  }
+  int examples = 0;
+  for (const auto& rule : (*rules)->rules()) {
+    examples += static_cast<int>(rule.spec.examples.size() + rule.spec.counter_examples.size());
+  }
+  out << "OK: " << (*rules)->rules().size() << " rules, " << (*rules)->expectations().size()
+      << " expectations, " << examples << " examples checked, " << warnings << " warning(s), "
+      << (*rules)->source_files().size() << " files, version " << (*rules)->version() << "\n";
+  for (const auto& [category, count] : (*rules)->RuleCountsByCategory()) {
+    out << "  " << category << ": " << count << "\n";
+  }
+  return true;
+}
+
 }  // namespace coach::phrase_lists

@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include <ostream>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/rule_set.h"
@@ -48,6 +50,13 @@ absl::StatusOr<engine::RuleSetSpec> LoadSpecs(const std::vector<std::string>& pa
 absl::StatusOr<std::shared_ptr<const engine::RuleSet>> LoadRuleSet(
     const std::vector<std::string>& paths, const engine::CompileOptions& options = {},
     std::vector<engine::Diagnostic>* diagnostics = nullptr);
+
+// Loads `paths` as LoadRuleSet() does and writes a report for people to `out`:
+// every error (and, when `show_warnings`, every warning) as
+// "file:line:col: rule <id>: message", then either "FAILED: ..." or an
+// "OK: ..." summary followed by the rule count of each category. Returns true
+// when the lists load. Shared by `coachctl lint` and `coachd --check`.
+bool WriteLintReport(const std::vector<std::string>& paths, bool show_warnings, std::ostream& out);
 
 }  // namespace coach::phrase_lists
 
