@@ -1,0 +1,103 @@
+// File: server/coach_service.h
+//
+// coach.v1.CoachService on the gRPC callback (reactor) API:
+//
+//   StreamCall   one ServerBidiReactor per call. It reads CallEvents one at a
+//                time, runs each segment through the call's engine
+//                CallSession (microseconds, under the call's own mutex only),
+//                and publishes the events to the hub and to its own outbound
+//                queue. It keeps one Write in flight; when its own queue
+//                reaches Limits::call_queue it stops issuing Reads until the
+//                queue drains to half (backpressure: the pipeline never loses
+//                its own events). `end` or a half-close ends the call: the
+//                report is written, then Finish(OK). An error ends the call
+//                too: the report still goes to everyone listening, then the
+//                stream finishes with the error's status.
+//   WatchAgent   one ServerWriteReactor per desktop; an EventSink with a
+//   WatchAlerts  bounded queue (Limits::subscriber_queue). Overflow drops the
+//                event and counts it (per subscriber and in
+//                coachd_queue_dropped_events_total), so the client sees a seq
+//                gap it can resume from.
+//   ReviewCall   a unary reactor running a whole call through a fresh
+//                CallSession with the current rules; no subscriber sees it.
+//
+// No reaction blocks and no stream has a thread. No gRPC operation (Start*,
+// Finish) is started while any coachd lock is held. Reactors are owned by
+// shared_ptrs (the hub and the sweeper may hold them); OnDone() drops the
+// reactor's reference to itself, the equivalent of `delete this`.
+//
+// Thread safety: the service object is immutable after construction; the
+// Env's members must outlive the grpc::Server it is registered with.
+
+#ifndef COACHD_SERVER_COACH_SERVICE_H_
+#define COACHD_SERVER_COACH_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/time/time.h"
+#include "coach/v1/coach.grpc.pb.h"
+#include "engine/call_session.h"
+#include "server/auth.h"
+#include "server/call_registry.h"
+#include "server/metrics.h"
+#include "server/rule_set_store.h"
+
+namespace coach::server {
+
+// Per-request limits (the registry enforces --max_calls and
+// --max_subscribers_per_agent).
+struct CallLimits {
+  // --max_segment_bytes: longest TranscriptSegment.text.
+  int64_t max_segment_bytes = 16 * 1024;
+  // --max_segments_per_call: segments (interim revisions included) per call.
+  int64_t max_segments_per_call = 200000;
+  // --max_call_duration: wall time from `start` to the end of a call.
+  absl::Duration max_call_duration = absl::Hours(4);
+  // --idle_timeout: longest wait for the next CallEvent of a started call.
+  absl::Duration idle_timeout = absl::Minutes(5);
+  // Outbound events a StreamCall may have waiting before it stops reading.
+  int call_queue = 256;
+  // --subscriber_queue: events a WatchAgent/WatchAlerts stream may have
+  // waiting before new ones are dropped.
+  int subscriber_queue = 256;
+};
+
+class CoachServiceImpl final : public v1::CoachService::CallbackService {
+ public:
+  // Everything the reactors use; not owned. `tokens` null means auth off.
+  struct Env {
+    CallRegistry* registry = nullptr;
+    RuleSetStore* rules = nullptr;
+    ServerMetrics* metrics = nullptr;
+    const TokenStore* tokens = nullptr;
+    CallLimits limits;
+    engine::SessionOptions session;
+    std::function<absl::Time()> clock = absl::Now;
+  };
+
+  explicit CoachServiceImpl(Env env);
+  CoachServiceImpl(const CoachServiceImpl&) = delete;
+  CoachServiceImpl& operator=(const CoachServiceImpl&) = delete;
+
+  grpc::ServerBidiReactor<v1::CallEvent, v1::CoachEvent>* StreamCall(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerWriteReactor<v1::CoachEvent>* WatchAgent(
+      grpc::CallbackServerContext* context, const v1::WatchAgentRequest* request) override;
+  grpc::ServerWriteReactor<v1::CoachEvent>* WatchAlerts(
+      grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) override;
+  grpc::ServerUnaryReactor* ReviewCall(grpc::CallbackServerContext* context,
+                                       const v1::ReviewCallRequest* request,
+                                       v1::ReviewCallResponse* response) override;
+
+  // ReviewCall's work, without gRPC: the whole call through a fresh session.
+  absl::Status Review(const std::optional<Principal>& principal,
+                      const v1::ReviewCallRequest& request, v1::ReviewCallResponse* response) const;
+
+ private:
+  const Env env_;
+};
+
+}  // namespace coach::server
+
+#endif  // COACHD_SERVER_COACH_SERVICE_H_

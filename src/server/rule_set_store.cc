@@ -1,0 +1,62 @@
+#include "server/rule_set_store.h"
+
+#include <utility>
+
+#include "phrase_lists/loader.h"
+
+namespace coach::server {
+
+std::string LoadedRules::version() const { return rules->version(); }
+
+absl::StatusOr<std::unique_ptr<RuleSetStore>> RuleSetStore::Create(
+    std::vector<std::string> paths, std::function<absl::Time()> clock) {
+  if (paths.empty()) {
+    return absl::InvalidArgumentError(
+        "--phrase_lists: no path given; name at least one pack file or directory");
+  }
+  if (!clock) clock = absl::Now;
+  absl::StatusOr<std::shared_ptr<const LoadedRules>> initial = Load(paths, clock);
+  if (!initial.ok()) return initial.status();
+  return std::unique_ptr<RuleSetStore>(
+      new RuleSetStore(std::move(paths), std::move(clock), *std::move(initial)));
+}
+
+RuleSetStore::RuleSetStore(std::vector<std::string> paths, std::function<absl::Time()> clock,
+                           std::shared_ptr<const LoadedRules> initial)
+    : paths_(std::move(paths)), clock_(std::move(clock)), current_(std::move(initial)) {}
+
+absl::StatusOr<std::shared_ptr<const LoadedRules>> RuleSetStore::Load(
+    const std::vector<std::string>& paths, const std::function<absl::Time()>& clock) {
+  engine::CompileOptions options;
+  options.check_examples = true;
+  absl::StatusOr<std::shared_ptr<const engine::RuleSet>> rules =
+      phrase_lists::LoadRuleSet(paths, options);
+  if (!rules.ok()) return rules.status();
+  auto loaded = std::make_shared<LoadedRules>();
+  loaded->rules = *std::move(rules);
+  loaded->paths = paths;
+  loaded->source_files = loaded->rules->source_files();
+  loaded->loaded_at = clock();
+  loaded->rules_per_category = loaded->rules->RuleCountsByCategory();
+  loaded->expectation_count = static_cast<int>(loaded->rules->expectations().size());
+  return std::shared_ptr<const LoadedRules>(std::move(loaded));
+}
+
+std::shared_ptr<const LoadedRules> RuleSetStore::Current() const {
+  std::lock_guard<std::mutex> lock(current_mu_);
+  return current_;
+}
+
+absl::StatusOr<std::shared_ptr<const LoadedRules>> RuleSetStore::Reload() {
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
+  absl::StatusOr<std::shared_ptr<const LoadedRules>> loaded = Load(paths_, clock_);
+  if (!loaded.ok()) return loaded.status();
+  std::shared_ptr<const LoadedRules> previous;  // released after the lock
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    previous = std::exchange(current_, *loaded);
+  }
+  return loaded;
+}
+
+}  // namespace coach::server

@@ -1,0 +1,250 @@
+// WatchAgent and WatchAlerts: resume after a disconnect, retention, isolation
+// between agents, alert filtering, and slow subscribers.
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness.h"
+#include "server/convert.h"
+
+namespace coach::testing {
+namespace {
+
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::vector<EventRow> ExpectedRows() {
+  const EngineRun& run = EscalatedCallEngineRun();
+  std::vector<EventRow> rows = Rows(run.events);
+  rows.push_back({run.report_seq, "report", ""});
+  return rows;
+}
+
+size_t AlertsPerEscalatedCall() {
+  size_t n = 0;
+  for (const auto& e : EscalatedCallEngineRun().events) n += server::IsAlert(e) ? 1 : 0;
+  return n;
+}
+
+v1::WatchAgentRequest WatchRequest(const std::string& agent_id) {
+  v1::WatchAgentRequest request;
+  request.set_agent_id(agent_id);
+  return request;
+}
+
+class SubscribersTest : public ::testing::Test {
+ protected:
+  explicit SubscribersTest(server::Server::Options options) : server_(std::move(options)) {}
+  SubscribersTest() : SubscribersTest(TestServer::DefaultOptions(&clock_)) {}
+
+  bool AgentSubscribers(const std::string& agent_id, size_t n) {
+    return Eventually([&] {
+      return server_.server().registry().AgentSubscriberDrops(agent_id).size() == n;
+    });
+  }
+
+  FakeClock clock_;
+  TestServer server_;
+  std::unique_ptr<v1::CoachService::Stub> stub_ = server_.NewCoachStub();
+};
+
+TEST_F(SubscribersTest, ResumeAfterDisconnectLosesNothingAndDuplicatesNothing) {
+  std::vector<v1::CallEvent> call = EscalatedCall("call-1", "agent-042");
+  auto desktop_stub = server_.NewCoachStub();
+  auto first = Watcher::Agent(desktop_stub.get(), WatchRequest("agent-042"));
+  ASSERT_TRUE(AgentSubscribers("agent-042", 1));
+
+  CallClient pipeline(stub_.get());
+  ASSERT_TRUE(pipeline.SendAll({call.begin(), call.begin() + 4}));  // start + 3 segments
+  ASSERT_TRUE(first->WaitForEvents(4));
+  first->Cancel();  // the desktop disconnects
+  ASSERT_TRUE(AgentSubscribers("agent-042", 0));
+  const std::vector<v1::CoachEvent> seen = first->events();
+  ASSERT_FALSE(seen.empty());
+
+  // The call goes on while the desktop is away.
+  ASSERT_TRUE(pipeline.SendAll({call.begin() + 4, call.begin() + 8}));
+  ASSERT_TRUE(pipeline.WaitForEvents(seen.size() + 2));
+
+  v1::WatchAgentRequest resume = WatchRequest("agent-042");
+  v1::ResumePoint* point = resume.add_resume();
+  point->set_call_id("call-1");
+  point->set_last_seq(seen.back().seq());
+  auto second = Watcher::Agent(desktop_stub.get(), resume);
+  ASSERT_TRUE(pipeline.SendAll({call.begin() + 8, call.end()}));
+  ASSERT_TRUE(pipeline.Finish().ok());
+  ASSERT_TRUE(second->WaitForReport("call-1"));
+
+  std::vector<v1::CoachEvent> all = seen;
+  for (const auto& e : second->events()) all.push_back(e);
+  EXPECT_THAT(Rows(all), ElementsAreArray(ExpectedRows()));
+}
+
+TEST_F(SubscribersTest, ResumeAfterTheCallEndedReplaysTheRest) {
+  CallResult result = RunCall(stub_.get(), EscalatedCall("call-1", "agent-042"));
+  ASSERT_TRUE(result.status.ok());
+  v1::WatchAgentRequest resume = WatchRequest("agent-042");
+  resume.add_resume()->set_call_id("call-1");
+  resume.mutable_resume(0)->set_last_seq(5);
+  auto desktop = Watcher::Agent(stub_.get(), resume);
+  ASSERT_TRUE(desktop->WaitForReport("call-1"));
+  std::vector<EventRow> expected = ExpectedRows();
+  expected.erase(expected.begin(), expected.begin() + 5);
+  EXPECT_THAT(Rows(desktop->events()), ElementsAreArray(expected));
+}
+
+TEST_F(SubscribersTest, EndedCallsAreNotReplayedWithoutAResumePoint) {
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("old-call", "agent-042")).status.ok());
+  auto desktop = Watcher::Agent(stub_.get(), WatchRequest("agent-042"));
+  ASSERT_TRUE(AgentSubscribers("agent-042", 1));
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("new-call", "agent-042")).status.ok());
+  ASSERT_TRUE(desktop->WaitForReport("new-call"));
+  EXPECT_THAT(OfCall(desktop->events(), "old-call"), IsEmpty());
+  EXPECT_THAT(Rows(desktop->events()), ElementsAreArray(ExpectedRows()));
+}
+
+TEST_F(SubscribersTest, ResumeBufferIsForgottenAfterRetention) {
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-1", "agent-042")).status.ok());
+  EXPECT_EQ(server_.server().registry().retained_calls(), 1);
+  clock_.Advance(absl::Minutes(9));
+  server_.server().SweepNow();
+  EXPECT_EQ(server_.server().registry().retained_calls(), 1);
+  clock_.Advance(absl::Minutes(2));  // past the default 10m retention
+  server_.server().SweepNow();
+  EXPECT_EQ(server_.server().registry().retained_calls(), 0);
+
+  v1::WatchAgentRequest resume = WatchRequest("agent-042");
+  resume.add_resume()->set_call_id("call-1");
+  auto desktop = Watcher::Agent(stub_.get(), resume);
+  ASSERT_TRUE(AgentSubscribers("agent-042", 1));
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-2", "agent-042")).status.ok());
+  ASSERT_TRUE(desktop->WaitForReport("call-2"));
+  EXPECT_THAT(OfCall(desktop->events(), "call-1"), IsEmpty());
+}
+
+TEST_F(SubscribersTest, DesktopNeverSeesAnotherAgentsCalls) {
+  auto desktop = Watcher::Agent(stub_.get(), WatchRequest("agent-B"));
+  ASSERT_TRUE(AgentSubscribers("agent-B", 1));
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-A", "agent-A")).status.ok());
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-B", "agent-B")).status.ok());
+  ASSERT_TRUE(desktop->WaitForReport("call-B"));
+  for (const auto& e : desktop->events()) EXPECT_EQ(e.agent_id(), "agent-B");
+  EXPECT_THAT(OfCall(desktop->events(), "call-A"), IsEmpty());
+}
+
+TEST_F(SubscribersTest, ResumePointForAnotherAgentsCallIsIgnored) {
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-A", "agent-A")).status.ok());
+  v1::WatchAgentRequest resume = WatchRequest("agent-B");
+  resume.add_resume()->set_call_id("call-A");
+  auto desktop = Watcher::Agent(stub_.get(), resume);
+  ASSERT_TRUE(AgentSubscribers("agent-B", 1));
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-B", "agent-B")).status.ok());
+  ASSERT_TRUE(desktop->WaitForReport("call-B"));
+  EXPECT_THAT(OfCall(desktop->events(), "call-A"), IsEmpty());
+}
+
+TEST_F(SubscribersTest, TwoDesktopsOfOneAgentBothGetEverything) {
+  auto one = Watcher::Agent(stub_.get(), WatchRequest("agent-042"));
+  auto other_stub = server_.NewCoachStub();
+  auto two = Watcher::Agent(other_stub.get(), WatchRequest("agent-042"));
+  ASSERT_TRUE(AgentSubscribers("agent-042", 2));
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-1", "agent-042")).status.ok());
+  ASSERT_TRUE(one->WaitForReport("call-1"));
+  ASSERT_TRUE(two->WaitForReport("call-1"));
+  EXPECT_THAT(Rows(one->events()), ElementsAreArray(ExpectedRows()));
+  EXPECT_THAT(Rows(two->events()), ElementsAreArray(ExpectedRows()));
+}
+
+TEST_F(SubscribersTest, AlertsAreFilteredByTenantAndAgent) {
+  const size_t per_call = AlertsPerEscalatedCall();
+  ASSERT_GT(per_call, 0u);
+  auto alerts = [&](const std::string& tenant, std::vector<std::string> agents) {
+    v1::WatchAlertsRequest request;
+    request.set_tenant(tenant);
+    for (const auto& a : agents) request.add_agent_ids(a);
+    return Watcher::Alerts(stub_.get(), request);
+  };
+  auto acme = alerts("acme", {});
+  auto acme_agent1 = alerts("acme", {"agent-1"});
+  auto globex = alerts("globex", {});
+  auto everyone = alerts("", {});
+  ASSERT_TRUE(Eventually([&] { return server_.server().registry().Subscribers().size() == 4; }));
+
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("acme-1", "agent-1", "acme")).status.ok());
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("acme-2", "agent-2", "acme")).status.ok());
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("globex-3", "agent-3", "globex")).status.ok());
+
+  ASSERT_TRUE(everyone->WaitForEvents(3 * per_call));
+  ASSERT_TRUE(acme->WaitForEvents(2 * per_call));
+  ASSERT_TRUE(acme_agent1->WaitForEvents(per_call));
+  ASSERT_TRUE(globex->WaitForEvents(per_call));
+  auto calls_of = [](const std::vector<v1::CoachEvent>& events) {
+    std::set<std::string> calls;
+    for (const auto& e : events) calls.insert(e.call_id());
+    return calls;
+  };
+  EXPECT_EQ(calls_of(acme->events()), (std::set<std::string>{"acme-1", "acme-2"}));
+  EXPECT_EQ(calls_of(acme_agent1->events()), (std::set<std::string>{"acme-1"}));
+  EXPECT_EQ(calls_of(globex->events()), (std::set<std::string>{"globex-3"}));
+  EXPECT_EQ(calls_of(everyone->events()),
+            (std::set<std::string>{"acme-1", "acme-2", "globex-3"}));
+  EXPECT_EQ(acme->events().size(), 2 * per_call);
+  EXPECT_EQ(acme_agent1->events().size(), per_call);
+  for (const auto& e : everyone->events()) {
+    const bool escalation = (e.has_nudge() && e.nudge().kind() == v1::RULE_KIND_ESCALATION) ||
+                            (e.has_retraction() &&
+                             e.retraction().kind() == v1::RULE_KIND_ESCALATION) ||
+                            (e.has_reminder() &&
+                             e.reminder().trigger_kind() == v1::RULE_KIND_ESCALATION);
+    EXPECT_TRUE(escalation) << e.ShortDebugString();
+  }
+}
+
+class SlowSubscriberTest : public SubscribersTest {
+ protected:
+  static server::Server::Options Options(FakeClock* clock) {
+    server::Server::Options options = TestServer::DefaultOptions(clock);
+    options.limits.subscriber_queue = 32;  // more than one call's events
+    return options;
+  }
+  SlowSubscriberTest() : SubscribersTest(Options(&clock_)) {}
+};
+
+TEST_F(SlowSubscriberTest, NeverReadingDesktopDoesNotStallThePipelineAndItsDropsAreCounted) {
+  // A desktop that never reads, on a connection with a tiny receive window.
+  grpc::ChannelArguments tiny_window;
+  tiny_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  tiny_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  auto slow_stub = v1::CoachService::NewStub(server_.NewChannel(tiny_window));
+  grpc::ClientContext slow_context;
+  auto slow = slow_stub->WatchAgent(&slow_context, WatchRequest("agent-042"));
+  // A desktop that keeps up.
+  auto fast = Watcher::Agent(stub_.get(), WatchRequest("agent-042"));
+  ASSERT_TRUE(AgentSubscribers("agent-042", 2));
+
+  constexpr int kCalls = 12;
+  for (int i = 0; i < kCalls; ++i) {
+    const std::string id = "call-" + std::to_string(i);
+    CallResult result = RunCall(stub_.get(), EscalatedCall(id, "agent-042"));
+    ASSERT_TRUE(result.status.ok()) << id << ": " << result.status.error_message();
+    EXPECT_THAT(Rows(result.events), ElementsAreArray(ExpectedRows()));
+    ASSERT_TRUE(fast->WaitForReport(id));
+  }
+  EXPECT_EQ(fast->events().size(), kCalls * ExpectedRows().size());
+
+  std::vector<uint64_t> drops = server_.server().registry().AgentSubscriberDrops("agent-042");
+  ASSERT_EQ(drops.size(), 2u);
+  EXPECT_GT(drops[0] + drops[1], 0u);
+  EXPECT_TRUE(drops[0] == 0 || drops[1] == 0);  // only the slow one drops
+  EXPECT_THAT(server_.Scrape(), HasSubstr("coachd_queue_dropped_events_total{kind=\"agent\"}"));
+
+  slow_context.TryCancel();
+  (void)slow->Finish();
+}
+
+}  // namespace
+}  // namespace coach::testing
