@@ -2,6 +2,8 @@
 //
 //   coachctl lint [PATH...]                  validate phrase lists
 //   coachctl replay [--phrase_lists P] FILE  replay recorded calls (JSON Lines)
+//   coachctl simulate --server ADDR FILE     play a recorded call into coachd
+//   coachctl watch --server ADDR --agent ID  follow an agent's events live
 //
 // Exit codes: 0 success, 1 findings (lint errors, unreadable input), 2 usage.
 
@@ -13,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "cli/live_client.h"
 #include "cli/text_report.h"
 #include "engine/call_session.h"
 #include "phrase_lists/loader.h"
@@ -23,6 +26,16 @@ ABSL_FLAG(std::string, phrase_lists, COACHD_DEFAULT_PHRASE_LISTS,
 ABSL_FLAG(std::string, interim_policy, "interim",
           "replay: 'interim' fires on interim hypotheses, 'final_only' waits for finals.");
 ABSL_FLAG(bool, warnings, true, "lint: also print warnings.");
+ABSL_FLAG(std::string, server, "", "simulate, watch: coachd address, host:port.");
+ABSL_FLAG(std::string, token, "",
+          "simulate, watch: bearer token sent as 'authorization: Bearer <token>'.");
+ABSL_FLAG(std::string, tls_ca, "", "simulate, watch: CA certificate (PEM); set to use TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "simulate, watch: client certificate (PEM) for mTLS.");
+ABSL_FLAG(std::string, tls_key, "", "simulate, watch: client private key (PEM) for mTLS.");
+ABSL_FLAG(double, speed, 1.0,
+          "simulate: pace segments at this multiple of real time; 0 sends at once.");
+ABSL_FLAG(std::string, agent, "", "watch: the agent_id to follow.");
+ABSL_FLAG(int64_t, max_events, 0, "watch: stop after this many events; 0 follows forever.");
 
 namespace {
 
@@ -40,6 +53,13 @@ constexpr char kUsage[] =
     "                    file:line:col: rule <id>: message and exits 1 on any error.\n"
     "  replay FILE...    Replay recorded calls (coachd JSON Lines) through the engine\n"
     "                    and print every event and the scorecard of each call.\n"
+    "\n"
+    "  simulate --server ADDR [--speed X] FILE\n"
+    "                    Play each call of a JSON Lines file into a running coachd\n"
+    "                    as an STT pipeline would; print the events (JSON lines).\n"
+    "  watch --server ADDR --agent ID\n"
+    "                    Follow an agent's events live, as a desktop would; resumes\n"
+    "                    after a disconnect without losing or repeating events.\n"
     "\n"
     "Run 'coachctl --help' for every flag.";
 
@@ -119,6 +139,32 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(positional.begin() + 2, positional.end());
   if (command == "lint") return Lint(args);
   if (command == "replay") return Replay(args);
+  if (command == "simulate" || command == "watch") {
+    coach::cli::ServerConnection server;
+    server.address = absl::GetFlag(FLAGS_server);
+    server.token = absl::GetFlag(FLAGS_token);
+    server.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
+    server.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+    server.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+    if (server.address.empty()) {
+      std::cerr << "coachctl " << command << ": --server is required\n";
+      return kExitUsage;
+    }
+    if (command == "simulate") {
+      if (args.size() != 1 || absl::GetFlag(FLAGS_speed) < 0) {
+        std::cerr << "coachctl simulate: give one FILE and a --speed of 0 or more\n";
+        return kExitUsage;
+      }
+      return coach::cli::Simulate(server, args[0], absl::GetFlag(FLAGS_speed), std::cout,
+                                  std::cerr);
+    }
+    if (absl::GetFlag(FLAGS_agent).empty() || !args.empty()) {
+      std::cerr << "coachctl watch: --agent is required and takes no arguments\n";
+      return kExitUsage;
+    }
+    return coach::cli::Watch(server, absl::GetFlag(FLAGS_agent), absl::GetFlag(FLAGS_max_events),
+                             std::cout, std::cerr);
+  }
   std::cerr << "coachctl: unknown command '" << command << "'\n\n" << kUsage << "\n";
   return kExitUsage;
 }

@@ -32,6 +32,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 const std::string kCoachd = COACHD_PATH;
+const std::string kCoachctl = COACHCTL_PATH;
 const std::string kSourceDir = COACHD_SOURCE_DIR;
 // Safety net only: every wait below ends as soon as its condition holds.
 constexpr auto kPatience = std::chrono::seconds(60);
@@ -334,6 +335,57 @@ TEST_F(CoachdEndToEnd, PipelineDesktopReloadAndDrain) {
   EXPECT_THAT(log, Not(HasSubstr("4111")));
   EXPECT_THAT(log, Not(HasSubstr("ridiculous")));
   EXPECT_THAT(log, Not(HasSubstr("purple banana")));
+}
+
+std::string RunAndCapture(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+  pclose(pipe);
+  return output;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_F(CoachdEndToEnd, CoachctlSimulateAndWatchSeeTheSameEvents) {
+  Coachd coachd(dir_, {"--phrase_lists=" + (dir_ / "phrase_lists").string()});
+  const int port = coachd.WaitForPort();
+  ASSERT_GT(port, 0) << coachd.Log();
+  const std::string server = " --server=127.0.0.1:" + std::to_string(port);
+  const std::string call = kSourceDir + "/tests/data/calls/escalated_call.jsonl";
+  const std::vector<std::string> simulated =
+      Lines(RunAndCapture(kCoachctl + " simulate --speed=0" + server + " " + call));
+  ASSERT_GE(simulated.size(), 2u);
+  EXPECT_THAT(simulated.front(), HasSubstr("\"seq\":\"1\""));
+  EXPECT_THAT(simulated.back(), HasSubstr("\"report\":"));
+  EXPECT_THAT(simulated.back(), HasSubstr("\"score\":77"));
+  // A desktop following the agent while a second call is played at 20x real
+  // time (about 2 s): a desktop that subscribes while the call is live gets
+  // it from its first event, so the watcher sees exactly the pipeline's events.
+  const std::string watch_command = kCoachctl + " watch --agent=agent-042 --max_events=" +
+                                    std::to_string(simulated.size()) + server;
+  std::string watched;
+  std::thread watcher([&] { watched = RunAndCapture(watch_command); });
+  std::string call_copy = ReadFile(call);
+  for (size_t at; (at = call_copy.find("demo-escalated-001")) != std::string::npos;) {
+    call_copy.replace(at, 18, "demo-escalated-002");
+  }
+  std::ofstream(dir_ / "second.jsonl") << call_copy;
+  const std::vector<std::string> second =
+      Lines(RunAndCapture(kCoachctl + " simulate --speed=20" + server + " " +
+                          (dir_ / "second.jsonl").string()));
+  watcher.join();
+  const std::vector<std::string> seen = Lines(watched);
+  ASSERT_EQ(seen.size(), second.size()) << watched;
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], second[i]);
 }
 
 TEST_F(CoachdEndToEnd, CheckValidatesThePhraseListsAndExits) {
