@@ -97,7 +97,7 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 constexpr char kUsage[] =
-    "coachd: real-time phrase-coaching gRPC daemon.\n"
+    "the real-time phrase-coaching gRPC daemon.\n"
     "\n"
     "  coachd [--listen 127.0.0.1:50051] [--phrase_lists DIR] [flags]\n"
     "  coachd --check [--phrase_lists DIR]\n"
