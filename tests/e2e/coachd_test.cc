@@ -3,7 +3,10 @@
 // an STT pipeline and an agent desktop, reloads it with SIGHUP and stops it
 // with SIGTERM.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -410,18 +413,75 @@ TEST_F(CoachdEndToEnd, RefusesANonLoopbackAddressWithoutTokensOrInsecure) {
 }
 
 TEST_F(CoachdEndToEnd, HelpListsEveryFlag) {
-  const std::string command =
-      kCoachd + " --helpfull > " + (dir_ / "out.txt").string() + " 2>&1";
-  std::system(command.c_str());
-  const std::string help = ReadFile(dir_ / "out.txt");
-  for (const char* flag : {"--listen", "--phrase_lists", "--check", "--tokens_file", "--insecure",
-                           "--tls_cert", "--tls_key", "--tls_client_ca", "--max_segment_bytes",
-                           "--max_message_bytes", "--max_calls", "--max_segments_per_call",
-                           "--max_call_duration", "--idle_timeout", "--max_subscribers_per_agent",
-                           "--metrics_address", "--log_format", "--log_transcripts",
-                           "--drain_timeout"}) {
-    EXPECT_THAT(help, HasSubstr(std::string(flag).substr(1))) << flag;
+  const std::string help =
+      RunAndCapture(kCoachd + " --help 2>&1");
+  for (const char* flag :
+       {"--listen", "--phrase_lists", "--check", "--tokens_file", "--insecure", "--tls_cert",
+        "--tls_key", "--tls_client_ca", "--tls_require_client_cert", "--max_segment_bytes",
+        "--max_message_bytes", "--max_calls", "--max_segments_per_call", "--max_call_duration",
+        "--idle_timeout", "--max_subscribers_per_agent", "--subscriber_queue", "--call_queue",
+        "--resume_buffer", "--resume_retention", "--metrics_address", "--log_format",
+        "--log_level", "--log_transcripts", "--drain_timeout", "--interim_policy"}) {
+    EXPECT_THAT(help, HasSubstr(std::string("    ") + flag + " (")) << flag;
   }
+}
+
+// Reads a local HTTP/1.0 resource with a plain socket.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) response.append(buffer, n);
+    }
+  }
+  close(fd);
+  return response;
+}
+
+TEST_F(CoachdEndToEnd, ServesMetricsAndWritesJsonLogs) {
+  Coachd coachd(dir_, {"--phrase_lists=" + (dir_ / "phrase_lists").string(),
+                       "--metrics_address=127.0.0.1:0", "--log_format=json"});
+  const int port = coachd.WaitForPort();
+  ASSERT_GT(port, 0) << coachd.Log();
+  const std::string marker = "metrics on port ";
+  const std::string log = coachd.Log();
+  const size_t at = log.find(marker);
+  ASSERT_NE(at, std::string::npos) << log;
+  int metrics_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(log.substr(at + marker.size(), log.find_first_not_of(
+                                                                  "0123456789", at + marker.size()) -
+                                                                  at - marker.size()),
+                               &metrics_port));
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                     grpc::InsecureChannelCredentials());
+  coach::v1::CoachService::Stub coach(channel);
+  CallResult call = PlayCall(
+      coach, {Start("metrics-1", "agent-9"),
+              Segment("a1", coach::v1::SPEAKER_AGENT, "Sir, you need to calm down.", 0), End()});
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+
+  const std::string metrics = HttpGet(metrics_port, "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("coachd_segments_total 1"));
+  EXPECT_THAT(metrics, ContainsRegex("coachd_events_total\\{[^}]*category=\"provoking\""));
+  EXPECT_THAT(metrics, HasSubstr("coachd_engine_segment_seconds_count 1"));
+  EXPECT_THAT(metrics, HasSubstr("coachd_active_calls 0"));
+
+  coachd.Signal(SIGTERM);
+  EXPECT_EQ(coachd.WaitForExit(), 0);
+  // Every log line is one JSON object with the level and the message.
+  for (const std::string& line : Lines(coachd.Log())) {
+    EXPECT_THAT(line, ContainsRegex("^\\{\"ts\":\"[^\"]+\",\"level\":\"[a-z]+\",.*\"msg\":\".*\"\\}$"))
+        << line;
+  }
+  EXPECT_THAT(coachd.Log(), Not(HasSubstr("calm down")));
 }
 
 }  // namespace
