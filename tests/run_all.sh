@@ -25,3 +25,6 @@ for bench in "$root"/build/tests/bench/*_bench; do
   "$bench" --benchmark_min_time=0.01 >/dev/null
   echo "ran $(basename "$bench")"
 done
+# The live load generator against the real coachd: 5 calls for 1 s.
+"$root/tests/bench/run_live_load.sh" "$root/build" --smoke >/dev/null
+echo "ran coach_loadgen against coachd (smoke)"

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "coach/v1/coach.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
@@ -75,15 +77,8 @@ void ToProtoSegment(const engine::Segment& segment, v1::TranscriptSegment* out) 
 }
 
 std::string Describe(const grpc::Status& status) {
-  static const char* const kNames[] = {
-      "OK",           "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",    "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  const int code = static_cast<int>(status.error_code());
-  const std::string name = code >= 0 && code < 17 ? kNames[code] : std::to_string(code);
-  return name + ": " + status.error_message();
+  return absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+                      ": ", status.error_message());
 }
 
 int PlayOne(v1::CoachService::Stub& stub, const ServerConnection& server,
