@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libre2-dev libabsl-dev libprotobuf-dev protobuf-compiler libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev openssl
+  libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev libssl-dev openssl
 )
 
 missing=()

@@ -21,6 +21,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/call_session.h"
 #include "phrase_lists/loader.h"
@@ -73,18 +74,24 @@ ABSL_FLAG(int32_t, subscriber_queue, kDefaults.limits.subscriber_queue,
 ABSL_FLAG(int32_t, call_queue, kDefaults.limits.call_queue,
           "Events a StreamCall may have waiting before coachd stops reading its input "
           "(backpressure; nothing is dropped).");
+ABSL_FLAG(int32_t, review_threads, kDefaults.reviews.threads,
+          "ReviewCall worker threads; 0 means max(1, cores / 2). Reviews never run on gRPC's "
+          "callback threads.");
+ABSL_FLAG(int32_t, max_pending_reviews, kDefaults.reviews.max_pending,
+          "ReviewCalls that may wait for a worker; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int32_t, resume_buffer, kDefaults.resume.buffer_events,
           "Events kept per call for WatchAgent resume.");
 ABSL_FLAG(absl::Duration, resume_retention, kDefaults.resume.retention,
-          "How long an ended call's events stay resumable.");
+          "How long an ended call's events stay resumable; its call_id cannot be reused "
+          "(ALREADY_EXISTS) meanwhile.");
 ABSL_FLAG(std::string, metrics_address, "",
           "host:port for Prometheus metrics at /metrics; empty: not exposed.");
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(std::string, log_level, "info",
           "Log level: trace, debug, info, warn, error, critical or off.");
 ABSL_FLAG(bool, log_transcripts, false,
-          "Allow transcript text in debug logs (needs --log_level=debug). Off: transcript text "
-          "never reaches a log.");
+          "Log each segment's text at debug level (needs --log_level=debug or trace). Off: "
+          "transcript text never reaches a log.");
 ABSL_FLAG(absl::Duration, drain_timeout, kDefaults.drain_timeout,
           "On SIGTERM/SIGINT: how long running calls get to end and receive their reports.");
 ABSL_FLAG(std::string, interim_policy, "interim",
@@ -129,6 +136,8 @@ absl::StatusOr<coach::server::Server::Options> OptionsFromFlags() {
   o.limits.max_subscribers_per_agent = absl::GetFlag(FLAGS_max_subscribers_per_agent);
   o.limits.subscriber_queue = absl::GetFlag(FLAGS_subscriber_queue);
   o.limits.call_queue = absl::GetFlag(FLAGS_call_queue);
+  o.reviews.threads = absl::GetFlag(FLAGS_review_threads);
+  o.reviews.max_pending = absl::GetFlag(FLAGS_max_pending_reviews);
   o.resume.buffer_events = absl::GetFlag(FLAGS_resume_buffer);
   o.resume.retention = absl::GetFlag(FLAGS_resume_retention);
   o.metrics_address = absl::GetFlag(FLAGS_metrics_address);
@@ -148,6 +157,12 @@ absl::StatusOr<coach::server::Server::Options> OptionsFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef NDEBUG
+  // Debian's Abseil is built with mutex deadlock detection on. It records
+  // every lock-order edge under one global lock (gRPC's mutexes included) and
+  // took half of coachd's CPU at 5,000 calls; debug builds keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {

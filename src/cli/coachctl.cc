@@ -34,6 +34,8 @@ ABSL_FLAG(std::string, tls_cert, "", "simulate, watch: client certificate (PEM) 
 ABSL_FLAG(std::string, tls_key, "", "simulate, watch: client private key (PEM) for mTLS.");
 ABSL_FLAG(double, speed, 1.0,
           "simulate: pace segments at this multiple of real time; 0 sends at once.");
+ABSL_FLAG(std::string, call_id_suffix, "",
+          "simulate: appended to each call_id (coachd refuses an id it still retains).");
 ABSL_FLAG(std::string, agent, "", "watch: the agent_id to follow.");
 ABSL_FLAG(int64_t, max_events, 0, "watch: stop after this many events; 0 follows forever.");
 
@@ -155,8 +157,8 @@ int main(int argc, char** argv) {
         std::cerr << "coachctl simulate: give one FILE and a --speed of 0 or more\n";
         return kExitUsage;
       }
-      return coach::cli::Simulate(server, args[0], absl::GetFlag(FLAGS_speed), std::cout,
-                                  std::cerr);
+      return coach::cli::Simulate(server, args[0], absl::GetFlag(FLAGS_speed),
+                                  absl::GetFlag(FLAGS_call_id_suffix), std::cout, std::cerr);
     }
     if (absl::GetFlag(FLAGS_agent).empty() || !args.empty()) {
       std::cerr << "coachctl watch: --agent is required and takes no arguments\n";

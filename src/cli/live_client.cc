@@ -82,8 +82,8 @@ std::string Describe(const grpc::Status& status) {
 }
 
 int PlayOne(v1::CoachService::Stub& stub, const ServerConnection& server,
-            const transcripts::RecordedCall& call, double speed, std::ostream& out,
-            std::ostream& err) {
+            const transcripts::RecordedCall& call, double speed, const std::string& call_id,
+            std::ostream& out, std::ostream& err) {
   grpc::ClientContext context;
   Authorize(server, &context);
   auto stream = stub.StreamCall(&context);
@@ -97,7 +97,7 @@ int PlayOne(v1::CoachService::Stub& stub, const ServerConnection& server,
   });
 
   v1::CallEvent start;
-  start.mutable_start()->set_call_id(call.call_id);
+  start.mutable_start()->set_call_id(call_id);
   start.mutable_start()->set_agent_id(call.agent_id);
   start.mutable_start()->set_tenant(call.tenant);
   bool writing = stream->Write(start);
@@ -123,7 +123,10 @@ int PlayOne(v1::CoachService::Stub& stub, const ServerConnection& server,
   reader.join();
   const grpc::Status status = stream->Finish();
   if (!status.ok()) {
-    err << "coachctl: call " << call.call_id << ": " << Describe(status) << "\n";
+    err << "coachctl: call " << call_id << ": " << Describe(status) << "\n";
+    if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+      err << "coachctl: to play the same calls again, add --call_id_suffix (e.g. -2)\n";
+    }
     return 1;
   }
   return 0;
@@ -132,7 +135,7 @@ int PlayOne(v1::CoachService::Stub& stub, const ServerConnection& server,
 }  // namespace
 
 int Simulate(const ServerConnection& server, const std::string& file, double speed,
-             std::ostream& out, std::ostream& err) {
+             const std::string& call_id_suffix, std::ostream& out, std::ostream& err) {
   auto calls = transcripts::ReadJsonlFile(file);
   if (!calls.ok()) {
     err << "coachctl: " << calls.status().message() << "\n";
@@ -143,7 +146,7 @@ int Simulate(const ServerConnection& server, const std::string& file, double spe
   v1::CoachService::Stub stub(channel);
   int failures = 0;
   for (const transcripts::RecordedCall& call : *calls) {
-    failures += PlayOne(stub, server, call, speed, out, err);
+    failures += PlayOne(stub, server, call, speed, call.call_id + call_id_suffix, out, err);
   }
   return failures == 0 ? 0 : 1;
 }

@@ -32,8 +32,10 @@ struct ServerConnection {
   std::string tls_key_file;
 };
 
+// `call_id_suffix` is appended to every call_id of the file: coachd keeps an
+// ended call's id for --resume_retention, so playing a file again needs new ids.
 int Simulate(const ServerConnection& server, const std::string& file, double speed,
-             std::ostream& out, std::ostream& err);
+             const std::string& call_id_suffix, std::ostream& out, std::ostream& err);
 
 // Stops after `max_events` events (0: never) or when the server refuses the
 // subscription (auth, limits).

@@ -1,11 +1,38 @@
 #include "server/admin_service.h"
 
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "server/convert.h"
 
 namespace coach::server {
+
+namespace {
+
+// Problems a failed reload lists in its status; the rest are only logged
+// (a status message travels in gRPC metadata, which is limited to a few KiB).
+constexpr size_t kMaxReloadErrors = 20;
+
+// `status` with its message cut to kMaxReloadErrors problems, one per line,
+// after a heading line that ends with ':' ("phrase lists have 30 errors:").
+absl::Status CapErrors(const absl::Status& status) {
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(status.message(), '\n', absl::SkipEmpty());
+  const size_t heading = !lines.empty() && absl::EndsWith(lines.front(), ":") ? 1 : 0;
+  if (lines.size() <= heading + kMaxReloadErrors) return status;
+  const size_t more = lines.size() - heading - kMaxReloadErrors;
+  lines.resize(heading + kMaxReloadErrors);
+  return absl::Status(status.code(),
+                      absl::StrCat(absl::StrJoin(lines, "\n"), "\n... ", more,
+                                   " more; see the coachd log"));
+}
+
+}  // namespace
 
 AdminServiceImpl::AdminServiceImpl(const RuleSetStore* store, ReloadFn reload,
                                    const TokenStore* tokens, ServerMetrics* metrics)
@@ -34,7 +61,7 @@ grpc::Status AdminServiceImpl::ReloadPhraseLists(grpc::ServerContext* context,
       metrics_->RequestRejected("ReloadPhraseLists",
                                 absl::StatusCodeToString(loaded.status().code()));
     }
-    return ToGrpcStatus(loaded.status());
+    return ToGrpcStatus(CapErrors(loaded.status()));
   }
   response->set_version((*loaded)->version());
   response->set_rule_count(static_cast<int32_t>((*loaded)->rules->rules().size()));

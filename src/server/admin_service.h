@@ -1,7 +1,8 @@
 // File: server/admin_service.h
 //
 // coach.v1.AdminService: ReloadPhraseLists and GetRuleSet, admin tokens only
-// (when auth is on).
+// (when auth is on). A failed reload's status lists at most 20 problems, then
+// "... N more; see the coachd log" (Server::Reload logs them all).
 //
 // It uses gRPC's synchronous API on purpose: a reload reads files and compiles
 // every rule (up to about a second for 5,000 rules), which must not run on a

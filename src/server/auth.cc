@@ -30,10 +30,10 @@ std::optional<Role> ParseRole(absl::string_view name) {
 }
 
 // What the scope of each role is called in messages.
-absl::string_view ScopeField(Role role) {
+absl::string_view ScopeField(Role role, absl::string_view scope = "") {
   switch (role) {
     case Role::kDesktop:
-      return "agent_id";
+      return absl::StrContains(scope, '/') ? "tenant/agent_id" : "agent_id";
     case Role::kPipeline:
     case Role::kSupervisor:
       return "tenant";
@@ -50,7 +50,8 @@ absl::Status Denied(const Principal& principal, absl::string_view what, absl::st
                     absl::string_view value) {
   std::string who(RoleName(principal.role));
   if (!principal.scope.empty()) {
-    absl::StrAppend(&who, " token scoped to ", ScopeField(principal.role), " '", principal.scope,
+    absl::StrAppend(&who, " token scoped to ", ScopeField(principal.role, principal.scope), " '",
+                    principal.scope,
                     "'");
   } else {
     absl::StrAppend(&who, " token");
@@ -87,6 +88,34 @@ bool IsLoopbackHost(absl::string_view host) {
 }
 
 }  // namespace
+
+absl::string_view PrincipalTenant(const Principal& principal) {
+  switch (principal.role) {
+    case Role::kPipeline:
+    case Role::kSupervisor:
+      return principal.scope;
+    case Role::kDesktop: {
+      const size_t slash = principal.scope.find('/');
+      return slash == std::string::npos ? absl::string_view()
+                                        : absl::string_view(principal.scope).substr(0, slash);
+    }
+    case Role::kAdmin:
+      break;
+  }
+  return "";
+}
+
+absl::string_view DesktopAgentId(const Principal& principal) {
+  if (principal.role != Role::kDesktop) return "";
+  const size_t slash = principal.scope.find('/');
+  return slash == std::string::npos ? absl::string_view(principal.scope)
+                                    : absl::string_view(principal.scope).substr(slash + 1);
+}
+
+std::string TenantOrDefault(const std::optional<Principal>& principal, absl::string_view tenant) {
+  if (!tenant.empty() || !principal.has_value()) return std::string(tenant);
+  return std::string(PrincipalTenant(*principal));
+}
 
 absl::string_view RoleName(Role role) {
   switch (role) {
@@ -155,6 +184,12 @@ absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Parse(absl::string_view 
       error(absl::StrCat("role ", RoleName(*role), " needs a scope (the ", ScopeField(*role), ")"));
       continue;
     }
+    if (*role == Role::kDesktop && absl::StrContains(principal.scope, '/') &&
+        (PrincipalTenant(principal).empty() || DesktopAgentId(principal).empty())) {
+      error(absl::StrCat("desktop scope '", principal.scope,
+                         "' must be 'agent_id' or 'tenant/agent_id' with both parts non-empty"));
+      continue;
+    }
     if (token.size() < kMinTokenLength) {
       error(absl::StrCat("token is ", token.size(), " characters; tokens need at least ",
                          kMinTokenLength));
@@ -221,8 +256,15 @@ absl::Status AuthorizeStreamCall(const std::optional<Principal>& principal,
 }
 
 absl::Status AuthorizeWatchAgent(const std::optional<Principal>& principal,
-                                 absl::string_view agent_id) {
-  return AuthorizeScoped(principal, {Role::kDesktop}, "WatchAgent", "agent_id", agent_id);
+                                 absl::string_view tenant, absl::string_view agent_id) {
+  if (!principal.has_value() || IsAdmin(principal)) return absl::OkStatus();
+  if (principal->role == Role::kDesktop) {
+    if (PrincipalTenant(*principal) != tenant) {
+      return Denied(*principal, "WatchAgent", "tenant", tenant);
+    }
+    if (DesktopAgentId(*principal) == agent_id) return absl::OkStatus();
+  }
+  return Denied(*principal, "WatchAgent", "agent_id", agent_id);
 }
 
 absl::Status AuthorizeWatchAlerts(const std::optional<Principal>& principal,

@@ -17,28 +17,38 @@
 //   - <token>: at least 16 characters, no whitespace and no '#', unique in
 //     the file;
 //   - <role>: pipeline | desktop | supervisor | admin;
-//   - <scope>: required for pipeline (tenant), desktop (agent_id) and
-//     supervisor (tenant); an admin entry must not have one.
+//   - <scope>: required for pipeline (tenant), desktop (agent) and
+//     supervisor (tenant); an admin entry must not have one. A desktop's
+//     scope is "tenant/agent_id" (split at the first '/', both parts
+//     non-empty), or a plain "agent_id" for an agent of the default tenant "".
 //
 //   Example:
 //     3f9c2e7a51b04d8e9a7c  pipeline    acme
-//     d41d8cd98f00b204e980  desktop     agent-007
+//     d41d8cd98f00b204e980  desktop     acme/agent-007
+//     a87ff679a2f3e71d9181  desktop     agent-007        # tenant ""
 //     9e107d9d372bb6826bd8  supervisor  acme
 //     e4d909c290d0fb1ca068  admin
 //
 // Errors: a missing file is NOT_FOUND; any bad line is INVALID_ARGUMENT with a
-// "file:line: ..." message (unknown role, missing or extra scope, duplicate
-// token, short token, extra fields). Token values never appear in messages or
+// "file:line: ..." message (unknown role, missing or extra scope, a desktop
+// scope with an empty tenant or agent_id around '/', duplicate token, short
+// token, extra fields). Token values never appear in messages or
 // logs.
 //
-// Call order per RPC: Authenticate() once with the client metadata, then the
-// Authorize*() check for that RPC with the resulting principal. A std::nullopt
+// Call order per RPC: Authenticate() once with the client metadata, then
+// TenantOrDefault() for the request's tenant field, then the Authorize*()
+// check for that RPC with the resulting principal and tenant. A std::nullopt
 // principal means auth is off (no store configured): every check passes.
+//
+// Tenant defaulting: a request that leaves its tenant empty gets the tenant
+// of its token's scope (PrincipalTenant); with auth off or an admin token it
+// stays "" (the default tenant; for WatchAlerts, every tenant).
 //
 // Authorization policy:
 //   StreamCall   pipeline of the call's tenant, or admin
-//   WatchAgent   desktop whose scope is that agent_id, or admin (supervisors
-//                may NOT watch an agent's desktop stream; they use WatchAlerts)
+//   WatchAgent   desktop whose scope is that tenant and agent_id, or admin
+//                (supervisors may NOT watch an agent's desktop stream; they
+//                use WatchAlerts)
 //   WatchAlerts  supervisor of that tenant, or admin
 //   ReviewCall   pipeline or supervisor of that tenant, or admin
 //   Admin RPCs   admin only
@@ -69,10 +79,20 @@ absl::string_view RoleName(Role role);
 
 struct Principal {
   Role role = Role::kPipeline;
-  // agent_id for desktops, tenant for pipelines and supervisors, empty for
-  // admin.
+  // As written in the tokens file: "tenant/agent_id" or "agent_id" for
+  // desktops, the tenant for pipelines and supervisors, empty for admin.
   std::string scope;
 };
+
+// The tenant a principal acts for: the scope of a pipeline or supervisor, the
+// part of a desktop's scope before '/' ("" when it has none), "" for admin.
+absl::string_view PrincipalTenant(const Principal& principal);
+// The agent_id of a desktop's scope (after the '/', if any); "" for the other
+// roles.
+absl::string_view DesktopAgentId(const Principal& principal);
+// `tenant` when not empty; else the principal's tenant (PrincipalTenant), or
+// "" when auth is off (std::nullopt) or for an admin.
+std::string TenantOrDefault(const std::optional<Principal>& principal, absl::string_view tenant);
 
 class TokenStore {
  public:
@@ -112,13 +132,13 @@ absl::StatusOr<std::optional<Principal>> Authenticate(
 
 // Authorization checks (see the policy above). A std::nullopt principal (auth
 // off) allows all. `tenant` / `agent_id` must equal the principal's scope
-// exactly (an empty value matches no scoped principal: callers that default an
-// omitted tenant must pass the defaulted value). PERMISSION_DENIED messages
-// name the RPC, the field and the scope, never the token.
+// exactly (an empty tenant matches only a desktop of the default tenant:
+// callers pass the value TenantOrDefault() returned). PERMISSION_DENIED
+// messages name the RPC, the field and the scope, never the token.
 absl::Status AuthorizeStreamCall(const std::optional<Principal>& principal,
                                  absl::string_view tenant);
 absl::Status AuthorizeWatchAgent(const std::optional<Principal>& principal,
-                                 absl::string_view agent_id);
+                                 absl::string_view tenant, absl::string_view agent_id);
 absl::Status AuthorizeWatchAlerts(const std::optional<Principal>& principal,
                                   absl::string_view tenant);
 absl::Status AuthorizeReviewCall(const std::optional<Principal>& principal,

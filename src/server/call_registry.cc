@@ -36,13 +36,26 @@ CallRegistry::CallRegistry(RegistryOptions options, std::function<absl::Time()> 
 
 absl::StatusOr<std::shared_ptr<CallRecord>> CallRegistry::StartCall(
     CallIdentity identity, std::weak_ptr<LiveCall> live) {
+  const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
   if (draining_) return absl::UnavailableError(kDrainingMessage);
-  auto existing = calls_.find(identity.call_id);
+  auto existing = calls_.find(Key(identity.tenant, identity.call_id));
   if (existing != calls_.end()) {
-    if (!existing->second->ended()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("start.call_id '", identity.call_id, "' is already streaming"));
+    const CallRecord& old = *existing->second;
+    absl::MutexLock call_lock(&old.mu_);
+    const std::string tenant =
+        identity.tenant.empty() ? std::string() : absl::StrCat(" of tenant '", identity.tenant, "'");
+    if (!old.ended_) {
+      return absl::AlreadyExistsError(absl::StrCat("start.call_id '", identity.call_id, "'",
+                                                   tenant, " is already streaming"));
+    }
+    const absl::Time forgotten = old.ended_at_ + options_.resume_retention;
+    if (now < forgotten) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "start.call_id '", identity.call_id, "'", tenant,
+          " ended recently and its events are retained for WatchAgent resume until ",
+          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", forgotten, absl::UTCTimeZone()),
+          " (--resume_retention); use a new call_id"));
     }
   }
   if (live_calls_ >= options_.max_calls) {
@@ -53,13 +66,13 @@ absl::StatusOr<std::shared_ptr<CallRecord>> CallRegistry::StartCall(
   if (existing != calls_.end()) ForgetLocked(existing->second);
   auto call = std::make_shared<CallRecord>(identity, static_cast<size_t>(options_.resume_buffer),
                                            std::move(live));
-  AgentEntry& agent = agents_[identity.agent_id];
+  AgentEntry& agent = agents_[Key(identity.tenant, identity.agent_id)];
   {
     absl::MutexLock call_lock(&call->mu_);
     call->subscribers_ = agent.subscribers;
   }
   agent.calls.push_back(call);
-  calls_[identity.call_id] = call;
+  calls_[Key(identity.tenant, identity.call_id)] = call;
   ++live_calls_;
   return call;
 }
@@ -109,40 +122,44 @@ void CallRegistry::EndCall(CallRecord& call) {
   }
   --live_calls_;
   if (options_.resume_retention <= absl::ZeroDuration()) {
-    auto it = calls_.find(call.identity_.call_id);
+    auto it = calls_.find(Key(call.identity_.tenant, call.identity_.call_id));
     if (it != calls_.end() && it->second.get() == &call) ForgetLocked(it->second);
   }
 }
 
 void CallRegistry::ForgetLocked(const std::shared_ptr<CallRecord>& call) {
   std::shared_ptr<CallRecord> keep = call;  // `call` may point into calls_
-  auto agent = agents_.find(keep->identity_.agent_id);
+  auto agent = agents_.find(Key(keep->identity_.tenant, keep->identity_.agent_id));
   if (agent != agents_.end()) {
     auto& calls = agent->second.calls;
     calls.erase(std::remove(calls.begin(), calls.end(), keep), calls.end());
     if (calls.empty() && agent->second.subscribers.empty()) agents_.erase(agent);
   }
-  auto it = calls_.find(keep->identity_.call_id);
+  auto it = calls_.find(Key(keep->identity_.tenant, keep->identity_.call_id));
   if (it != calls_.end() && it->second == keep) calls_.erase(it);
 }
 
 absl::Status CallRegistry::SubscribeAgent(
-    const std::string& agent_id, const absl::flat_hash_map<std::string, int64_t>& resume,
-    std::shared_ptr<EventSink> sink, std::vector<std::shared_ptr<EventSink>>* to_kick) {
+    const std::string& tenant, const std::string& agent_id,
+    const absl::flat_hash_map<std::string, int64_t>& resume, std::shared_ptr<EventSink> sink,
+    std::vector<std::shared_ptr<EventSink>>* to_kick) {
+  const Key key(tenant, agent_id);
   std::vector<std::shared_ptr<CallRecord>> calls;
   {
     absl::MutexLock lock(&mu_);
     if (draining_) return absl::UnavailableError(kDrainingMessage);
-    AgentEntry& agent = agents_[agent_id];
+    AgentEntry& agent = agents_[key];
     auto& subscribers = agent.subscribers;
     subscribers.erase(std::remove_if(subscribers.begin(), subscribers.end(),
                                      [](const auto& s) { return s->closed(); }),
                       subscribers.end());
     if (static_cast<int>(subscribers.size()) >= options_.max_subscribers_per_agent) {
       const size_t n = subscribers.size();
-      if (n == 0 && agent.calls.empty()) agents_.erase(agent_id);
+      if (n == 0 && agent.calls.empty()) agents_.erase(key);
       return absl::ResourceExhaustedError(absl::StrCat(
-          "agent_id '", agent_id, "' already has ", n,
+          "agent_id '", agent_id, "'",
+          tenant.empty() ? std::string() : absl::StrCat(" of tenant '", tenant, "'"),
+          " already has ", n,
           " WatchAgent subscribers, the limit is ", options_.max_subscribers_per_agent,
           " (--max_subscribers_per_agent)"));
     }
@@ -156,7 +173,7 @@ absl::Status CallRegistry::SubscribeAgent(
     if (point == resume.end() && call->ended_) continue;
     const int64_t after = point == resume.end() ? 0 : point->second;
     for (const EventPtr& event : call->buffer_) {
-      if (event->seq() > after) kick |= sink->Enqueue(event);
+      if (event->seq() > after) kick |= sink->Replay(event);
     }
     if (!call->ended_) call->subscribers_.push_back(sink);
   }
@@ -164,9 +181,10 @@ absl::Status CallRegistry::SubscribeAgent(
   return absl::OkStatus();
 }
 
-void CallRegistry::UnsubscribeAgent(const std::string& agent_id, const EventSink* sink) {
+void CallRegistry::UnsubscribeAgent(const std::string& tenant, const std::string& agent_id,
+                                    const EventSink* sink) {
   absl::MutexLock lock(&mu_);
-  auto agent = agents_.find(agent_id);
+  auto agent = agents_.find(Key(tenant, agent_id));
   if (agent == agents_.end()) return;
   EraseSink(&agent->second.subscribers, sink);
   for (const auto& call : agent->second.calls) {
@@ -280,10 +298,11 @@ int CallRegistry::retained_calls() const {
   return static_cast<int>(calls_.size());
 }
 
-std::vector<uint64_t> CallRegistry::AgentSubscriberDrops(const std::string& agent_id) const {
+std::vector<uint64_t> CallRegistry::AgentSubscriberDrops(const std::string& tenant,
+                                                        const std::string& agent_id) const {
   std::vector<uint64_t> drops;
   absl::MutexLock lock(&mu_);
-  auto agent = agents_.find(agent_id);
+  auto agent = agents_.find(Key(tenant, agent_id));
   if (agent == agents_.end()) return drops;
   for (const auto& sink : agent->second.subscribers) drops.push_back(sink->dropped());
   return drops;

@@ -12,7 +12,15 @@
 //   ... release your own locks, then: for (auto& s : to_kick) s->Kick();
 //   registry.EndCall(*call);                       // buffer kept for resume
 //   // WatchAgent:
-//   registry.SubscribeAgent(agent_id, resume_points, sink, &to_kick);
+//   registry.SubscribeAgent(tenant, agent_id, resume_points, sink, &to_kick);
+//
+// Tenants: calls and agents are keyed by (tenant, id). The same call_id or
+// agent_id in two tenants are unrelated: their events never mix, and both
+// calls may be live at once. The default tenant is "".
+//
+// Call ids: a call_id is refused (ALREADY_EXISTS) while its call is live and
+// while its ended call is retained for resume, so a desktop's (call_id, seq)
+// ResumePoint always names one call and event_ids stay unique.
 //
 // Fan-out. A call's events go, in seq order, to
 //   - its resume buffer (the last --resume_buffer events, kept for
@@ -21,7 +29,9 @@
 //     or during the call. On connect a subscriber first gets, per call of its
 //     agent: the buffered events after its ResumePoint's last_seq (live or
 //     retained calls), or, for live calls it names no ResumePoint for, the
-//     whole buffer, so a desktop that connects late still sees the nudges;
+//     whole buffer, so a desktop that connects late still sees the nudges.
+//     This replay goes through EventSink::Replay, which is not limited by the
+//     subscriber's live queue (the resume buffer bounds it);
 //   - every WatchAlerts subscriber whose filter matches, for alert events.
 // Subscribers are EventSinks with their own bounded queues: Enqueue never
 // blocks, and an overflow is the sink's to drop and count. So a slow desktop
@@ -52,6 +62,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -70,10 +81,14 @@ namespace coach::server {
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  // Queues `event`, or drops and counts it when the queue is full. Never
-  // blocks and never starts gRPC work (the hub may hold locks). Returns true
-  // when the caller must Kick() the sink once it holds no locks.
+  // Queues a live `event`, or drops and counts it when the live queue is
+  // full. Never blocks and never starts gRPC work (the hub may hold locks).
+  // Returns true when the caller must Kick() the sink once it holds no locks.
   virtual bool Enqueue(const EventPtr& event) = 0;
+  // Queues a replayed (buffered) `event` ahead of every live event; never
+  // dropped and not counted against the live queue's limit (the resume
+  // buffer bounds the replay). Otherwise as Enqueue.
+  virtual bool Replay(const EventPtr& event) = 0;
   // Starts a write if one is due. Call with no registry or call lock held.
   virtual void Kick() = 0;
   // Finishes the stream with `status` once what is queued has been written.
@@ -155,8 +170,8 @@ class CallRegistry {
   CallRegistry& operator=(const CallRegistry&) = delete;
 
   // Registers a live call. UNAVAILABLE while draining, ALREADY_EXISTS when
-  // the call_id is live, RESOURCE_EXHAUSTED at --max_calls. An ended call
-  // with the same id (kept for resume) is replaced.
+  // the (tenant, call_id) is live or ended but still retained for resume
+  // (the message says until when), RESOURCE_EXHAUSTED at --max_calls.
   absl::StatusOr<std::shared_ptr<CallRecord>> StartCall(CallIdentity identity,
                                                         std::weak_ptr<LiveCall> live)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -170,16 +185,17 @@ class CallRegistry {
   // --resume_retention. Idempotent.
   void EndCall(CallRecord& call) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Adds a WatchAgent subscriber and queues its replay (see the file
-  // comment). `resume` maps call_id -> last_seq. UNAVAILABLE while draining,
-  // RESOURCE_EXHAUSTED at --max_subscribers_per_agent.
-  absl::Status SubscribeAgent(const std::string& agent_id,
+  // Adds a WatchAgent subscriber of (tenant, agent_id) and queues its replay
+  // (see the file comment). `resume` maps call_id (of that tenant) ->
+  // last_seq. UNAVAILABLE while draining, RESOURCE_EXHAUSTED at
+  // --max_subscribers_per_agent.
+  absl::Status SubscribeAgent(const std::string& tenant, const std::string& agent_id,
                               const absl::flat_hash_map<std::string, int64_t>& resume,
                               std::shared_ptr<EventSink> sink,
                               std::vector<std::shared_ptr<EventSink>>* to_kick)
       ABSL_LOCKS_EXCLUDED(mu_);
-  void UnsubscribeAgent(const std::string& agent_id, const EventSink* sink)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void UnsubscribeAgent(const std::string& tenant, const std::string& agent_id,
+                        const EventSink* sink) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Adds a WatchAlerts subscriber (live events only). UNAVAILABLE while
   // draining.
@@ -212,11 +228,15 @@ class CallRegistry {
   int opening_calls() const ABSL_LOCKS_EXCLUDED(mu_);
   // Calls kept (live and ended-but-retained).
   int retained_calls() const ABSL_LOCKS_EXCLUDED(mu_);
-  // dropped() of each WatchAgent subscriber of `agent_id`.
-  std::vector<uint64_t> AgentSubscriberDrops(const std::string& agent_id) const
+  // dropped() of each WatchAgent subscriber of (tenant, agent_id).
+  std::vector<uint64_t> AgentSubscriberDrops(const std::string& tenant,
+                                             const std::string& agent_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // (tenant, call_id) or (tenant, agent_id).
+  using Key = std::pair<std::string, std::string>;
+
   struct AgentEntry {
     std::vector<std::shared_ptr<EventSink>> subscribers;
     // Live and retained calls, oldest first.
@@ -233,8 +253,8 @@ class CallRegistry {
   const std::function<absl::Time()> clock_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<CallRecord>> calls_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, AgentEntry> agents_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, std::shared_ptr<CallRecord>> calls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, AgentEntry> agents_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<const LiveCall*, std::weak_ptr<LiveCall>> opening_ ABSL_GUARDED_BY(mu_);
   int live_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,5 +1,6 @@
 #include "server/coach_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -11,9 +12,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/convert.h"
+#include "server/logging.h"
 #include "server/outbound_queue.h"
 #include "spdlog/spdlog.h"
 
@@ -33,7 +36,47 @@ absl::Status CheckId(absl::string_view field, const std::string& value, bool req
   return absl::OkStatus();
 }
 
-absl::Status ValidateStart(const v1::CallStart& start, absl::string_view field) {
+// CallStart.language when it is empty.
+constexpr char kDefaultLanguage[] = "en-US";
+// Longest language tag accepted (BCP 47 tags in practice stay far below).
+constexpr size_t kMaxLanguageBytes = 35;
+
+// A value for a message: quoted, and cut short when long (ids are client
+// data, and a status message must stay well below the metadata limits).
+std::string Quote(absl::string_view value) {
+  constexpr size_t kMax = 64;
+  if (value.size() <= kMax) return absl::StrCat("'", value, "'");
+  return absl::StrCat("'", value.substr(0, kMax), "...' (", value.size(), " bytes)");
+}
+
+// "en-US" for an empty language; INVALID_ARGUMENT naming `field` unless it
+// looks like a BCP 47 tag: ASCII letters, digits and '-', at most 35 bytes.
+absl::StatusOr<std::string> CheckLanguage(absl::string_view field, const std::string& language) {
+  if (language.empty()) return std::string(kDefaultLanguage);
+  const bool well_formed =
+      language.size() <= kMaxLanguageBytes && language.front() != '-' &&
+      language.back() != '-' &&
+      std::all_of(language.begin(), language.end(),
+                  [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-'; });
+  if (!well_formed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " ", Quote(language), " is not a language tag: expected a BCP 47 tag such as "
+        "'en-US' (ASCII letters, digits and '-', at most ", kMaxLanguageBytes, " characters)"));
+  }
+  return language;
+}
+
+// A CallStart with its defaults applied: the tenant (from the token when
+// omitted) and the language.
+struct StartFields {
+  CallIdentity identity;
+  std::string language;
+};
+
+// Validates `start` and applies the defaults (auth.h, TenantOrDefault).
+// `field` names it in messages ("start").
+absl::StatusOr<StartFields> ValidateStart(const v1::CallStart& start, absl::string_view field,
+                                          const std::optional<Principal>& principal) {
   if (absl::Status s = CheckId(absl::StrCat(field, ".call_id"), start.call_id(), true); !s.ok()) {
     return s;
   }
@@ -41,7 +84,15 @@ absl::Status ValidateStart(const v1::CallStart& start, absl::string_view field) 
       !s.ok()) {
     return s;
   }
-  return CheckId(absl::StrCat(field, ".tenant"), start.tenant(), false);
+  if (absl::Status s = CheckId(absl::StrCat(field, ".tenant"), start.tenant(), false); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::string> language =
+      CheckLanguage(absl::StrCat(field, ".language"), start.language());
+  if (!language.ok()) return language.status();
+  return StartFields{
+      CallIdentity{start.call_id(), start.agent_id(), TenantOrDefault(principal, start.tenant())},
+      *std::move(language)};
 }
 
 // Checks a segment against the limits and converts it. `field` names it in
@@ -50,10 +101,9 @@ absl::StatusOr<engine::Segment> CheckSegment(const v1::TranscriptSegment& segmen
                                              const CallLimits& limits, int64_t segments_so_far,
                                              absl::string_view field) {
   if (static_cast<int64_t>(segment.text().size()) > limits.max_segment_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".text is ", segment.text().size(),
-                                                   " bytes; the limit is ",
-                                                   limits.max_segment_bytes,
-                                                   " (--max_segment_bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".text of segment_id ", Quote(segment.segment_id()), " is ", segment.text().size(),
+        " bytes; the limit is ", limits.max_segment_bytes, " (--max_segment_bytes)"));
   }
   if (segments_so_far >= limits.max_segments_per_call) {
     return absl::ResourceExhaustedError(
@@ -107,13 +157,16 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
   // after construction, before returning the reactor to gRPC.
   void Begin() {
     self_ = shared_from_this();
+    Actions actions;
     {
       absl::MutexLock lock(&mu_);
       read_in_flight_ = true;
+      read_unissued_ = true;
+      actions.read = true;
       last_activity_ = env_.clock();
     }
     env_.registry->TrackOpening(this, weak_from_this());
-    StartRead(&request_);
+    Run(&actions);
   }
 
   void OnReadDone(bool ok) override {
@@ -197,7 +250,9 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
       absl::MutexLock lock(&mu_);
       if (state_ != State::kActive && state_ != State::kAwaitingStart) return;
       absl::Status status;
-      if (now - last_activity_ > env_.limits.idle_timeout) {
+      // While reads are paused by backpressure the pipeline is not idle: it
+      // is waiting for us (the idle timer restarts when reads resume).
+      if (!reads_paused_ && now - last_activity_ > env_.limits.idle_timeout) {
         status = absl::DeadlineExceededError(absl::StrCat(
             state_ == State::kActive ? "no CallEvent for " : "no CallEvent.start for ", absl::FormatDuration(now - last_activity_), "; the limit is ",
             absl::FormatDuration(env_.limits.idle_timeout), " (--idle_timeout)"));
@@ -233,7 +288,9 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
     kFinished,       // Finish called
   };
 
-  // gRPC operations decided under mu_ and started after releasing it.
+  // gRPC operations decided under mu_ and started after releasing it. A
+  // decided read is marked by read_unissued_ until StartRead was called, so
+  // no Finish can be issued before it (see Run).
   struct Actions {
     std::vector<std::shared_ptr<EventSink>> kick;
     const v1::CoachEvent* write = nullptr;
@@ -245,7 +302,19 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
   void Run(Actions* actions) {
     for (const auto& sink : actions->kick) sink->Kick();
     if (actions->write != nullptr) StartWrite(actions->write);
-    if (actions->read) StartRead(&request_);
+    if (actions->read) {
+      StartRead(&request_);
+      // The call may have ended while the read was decided but not issued
+      // (a sweep, a drain or a cancel on another thread): its Finish waited
+      // for this StartRead and is due now.
+      Actions after;
+      {
+        absl::MutexLock lock(&mu_);
+        read_unissued_ = false;
+        MaybeFinishLocked(&after);
+      }
+      if (after.finish) Finish(after.status);
+    }
     if (actions->finish) Finish(actions->status);
   }
 
@@ -273,18 +342,21 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
       return absl::FailedPreconditionError(
           "second CallEvent.start; a StreamCall carries exactly one call");
     }
-    if (absl::Status status = ValidateStart(start, "start"); !status.ok()) return status;
-    if (absl::Status status = AuthorizeStreamCall(principal_, start.tenant()); !status.ok()) {
+    absl::StatusOr<StartFields> fields = ValidateStart(start, "start", principal_);
+    if (!fields.ok()) return fields.status();
+    if (absl::Status status = AuthorizeStreamCall(principal_, fields->identity.tenant);
+        !status.ok()) {
       return status;
     }
     // Read the clock before the call becomes visible to the sweeper.
     const absl::Time now = env_.clock();
-    CallIdentity identity{start.call_id(), start.agent_id(), start.tenant()};
+    CallIdentity identity = std::move(fields->identity);
     absl::StatusOr<std::shared_ptr<CallRecord>> record =
         env_.registry->StartCall(identity, weak_from_this());
     if (!record.ok()) return record.status();
     env_.registry->ForgetOpening(this);
     identity_ = std::move(identity);
+    language_ = std::move(fields->language);
     record_ = *std::move(record);
     rules_ = env_.rules->Current();
     engine::SessionOptions options = env_.session;
@@ -294,8 +366,9 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
     last_activity_ = now;
     state_ = State::kActive;
     if (env_.metrics != nullptr) env_.metrics->CallStarted();
-    spdlog::info("call {} started: agent {}, tenant '{}', rules {}", identity_.call_id,
-                 identity_.agent_id, identity_.tenant, rules_->version());
+    spdlog::info("call {} started: agent {}, tenant '{}', language {}, rules {}",
+                 identity_.call_id, identity_.agent_id, identity_.tenant, language_,
+                 rules_->version());
     return absl::OkStatus();
   }
 
@@ -307,11 +380,22 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
     absl::StatusOr<engine::Segment> segment =
         CheckSegment(proto, env_.limits, segments_, "segment");
     if (!segment.ok()) return segment.status();
+    if (TranscriptLoggingEnabled()) {
+      spdlog::debug("call {} segment {} ({}, {}): {}", identity_.call_id, proto.segment_id(),
+                    proto.speaker() == v1::SPEAKER_AGENT ? "agent" : "customer",
+                    proto.is_final() ? "final" : "interim", proto.text());
+    }
     events_.clear();
     const auto engine_start = std::chrono::steady_clock::now();
     absl::Status status = session_->ProcessSegment(*segment, &events_);
     if (env_.metrics != nullptr) env_.metrics->SegmentProcessed(SecondsSince(engine_start));
-    if (!status.ok()) return InField("segment", status);
+    if (!status.ok()) {
+      // Events the engine produced before the error (finalizing the previous
+      // open segment, say) already have their seqs: send them, so that what
+      // the server emits has no gap, before the call ends.
+      EmitLocked(events_, nullptr, actions);
+      return InField("segment", status);
+    }
     ++segments_;
     EmitLocked(events_, nullptr, actions);
     return absl::OkStatus();
@@ -333,6 +417,7 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
     if (report != nullptr) {
       auto proto = std::make_shared<v1::CoachEvent>();
       ToReportEvent(*report, identity_, proto.get());
+      proto->mutable_report()->set_language(language_);
       published.push_back(PublishedEvent{std::move(proto), false});
     }
     if (!broken_) {
@@ -347,6 +432,10 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
   // events and the report, releases the call_id, and finishes the stream once
   // its queue is flushed.
   void EndLocked(const absl::Status& status, Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reads_paused_) {
+      reads_paused_ = false;
+      if (env_.metrics != nullptr) env_.metrics->ReadsResumed();
+    }
     if (state_ == State::kActive) {
       events_.clear();
       absl::StatusOr<engine::CallReport> report = session_->Finish(&events_);
@@ -369,6 +458,7 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
 
   void MaybeFinishLocked(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (state_ != State::kEnding) return;
+    if (read_unissued_) return;  // Run() finishes once the StartRead is issued
     if (out_.writing() || actions->write != nullptr) return;
     if (!broken_ && out_.waiting() > 0) return;
     state_ = State::kFinished;
@@ -384,11 +474,20 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
     const size_t waiting = out_.waiting();
     const size_t limit = static_cast<size_t>(std::max(env_.limits.call_queue, 1));
     if (reads_paused_ ? waiting > limit / 2 : waiting >= limit) {
-      reads_paused_ = true;
+      if (!reads_paused_) {
+        reads_paused_ = true;
+        if (env_.metrics != nullptr) env_.metrics->ReadsPaused();
+      }
       return;
     }
-    reads_paused_ = false;
+    if (reads_paused_) {
+      reads_paused_ = false;
+      if (env_.metrics != nullptr) env_.metrics->ReadsResumed();
+      // The time paused was the client's reading, not idleness.
+      last_activity_ = env_.clock();
+    }
     read_in_flight_ = true;
+    read_unissued_ = true;
     actions->read = true;
   }
 
@@ -401,6 +500,7 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
   absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kAwaitingStart;
   CallIdentity identity_ ABSL_GUARDED_BY(mu_);
+  std::string language_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<CallRecord> record_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const LoadedRules> rules_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<engine::CallSession> session_ ABSL_GUARDED_BY(mu_);
@@ -410,6 +510,10 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
   absl::Time last_activity_ ABSL_GUARDED_BY(mu_);
   OutboundQueue out_ ABSL_GUARDED_BY(mu_);
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // A read was decided under mu_ but StartRead has not been called yet.
+  bool read_unissued_ ABSL_GUARDED_BY(mu_) = false;
+  // Reads stopped by backpressure (the outbound queue is full); the idle
+  // timer does not run meanwhile.
   bool reads_paused_ ABSL_GUARDED_BY(mu_) = false;
   // The client is gone: nothing more can be written.
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
@@ -425,12 +529,18 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
  public:
   enum class Kind { kAgent, kAlerts };
 
-  SubscriberReactor(const CoachServiceImpl::Env& env, Kind kind, std::string agent_id)
-      : env_(env), kind_(kind), agent_id_(std::move(agent_id)) {}
+  SubscriberReactor(const CoachServiceImpl::Env& env, Kind kind) : env_(env), kind_(kind) {}
 
   absl::string_view kind_name() const { return kind_ == Kind::kAgent ? "agent" : "alerts"; }
 
   void Begin() { self_ = shared_from_this(); }
+
+  // The agent a WatchAgent stream subscribes to; set before subscribing.
+  void SetAgent(std::string tenant, std::string agent_id) {
+    absl::MutexLock lock(&mu_);
+    tenant_ = std::move(tenant);
+    agent_id_ = std::move(agent_id);
+  }
 
   // Subscribed: count it, and unsubscribe in OnDone.
   void Registered() {
@@ -453,12 +563,19 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
   bool Enqueue(const EventPtr& event) override {
     absl::MutexLock lock(&mu_);
     if (finish_called_ || closing_ || broken_) return false;
-    if (out_.waiting() >= static_cast<size_t>(std::max(env_.limits.subscriber_queue, 1))) {
+    if (out_.waiting_regular() >= static_cast<size_t>(std::max(env_.limits.subscriber_queue, 1))) {
       ++dropped_;
       if (env_.metrics != nullptr) env_.metrics->QueueDropped(kind_name(), 1);
       return false;
     }
     out_.Add(event);
+    return !out_.writing();
+  }
+
+  bool Replay(const EventPtr& event) override {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_ || closing_ || broken_) return false;
+    out_.AddPriority(event);
     return !out_.writing();
   }
 
@@ -530,14 +647,18 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
   void OnDone() override {
     std::shared_ptr<SubscriberReactor> self;
     bool registered;
+    std::string tenant;
+    std::string agent_id;
     {
       absl::MutexLock lock(&mu_);
       registered = registered_;
       self = std::move(self_);
+      tenant = tenant_;
+      agent_id = agent_id_;
     }
     if (registered) {
       if (kind_ == Kind::kAgent) {
-        env_.registry->UnsubscribeAgent(agent_id_, this);
+        env_.registry->UnsubscribeAgent(tenant, agent_id, this);
       } else {
         env_.registry->UnsubscribeAlerts(this);
       }
@@ -557,10 +678,11 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
 
   const CoachServiceImpl::Env& env_;
   const Kind kind_;
-  const std::string agent_id_;
   std::shared_ptr<SubscriberReactor> self_;
 
   mutable absl::Mutex mu_;
+  std::string tenant_ ABSL_GUARDED_BY(mu_);
+  std::string agent_id_ ABSL_GUARDED_BY(mu_);
   OutboundQueue out_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
@@ -575,10 +697,10 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
 // error the stream finishes at once with that status.
 grpc::ServerWriteReactor<v1::CoachEvent>* OpenSubscriber(
     const CoachServiceImpl::Env& env, absl::string_view method, SubscriberReactor::Kind kind,
-    std::string agent_id, grpc::CallbackServerContext* context,
+    grpc::CallbackServerContext* context,
     const std::function<absl::Status(const std::optional<Principal>&,
                                      const std::shared_ptr<SubscriberReactor>&)>& subscribe) {
-  auto reactor = std::make_shared<SubscriberReactor>(env, kind, std::move(agent_id));
+  auto reactor = std::make_shared<SubscriberReactor>(env, kind);
   reactor->Begin();
   absl::StatusOr<std::optional<Principal>> principal =
       Authenticate(env.tokens, context->client_metadata());
@@ -614,11 +736,14 @@ grpc::ServerBidiReactor<v1::CallEvent, v1::CoachEvent>* CoachServiceImpl::Stream
 grpc::ServerWriteReactor<v1::CoachEvent>* CoachServiceImpl::WatchAgent(
     grpc::CallbackServerContext* context, const v1::WatchAgentRequest* request) {
   return OpenSubscriber(
-      env_, "WatchAgent", SubscriberReactor::Kind::kAgent, request->agent_id(), context,
+      env_, "WatchAgent", SubscriberReactor::Kind::kAgent, context,
       [&](const std::optional<Principal>& principal,
           const std::shared_ptr<SubscriberReactor>& reactor) -> absl::Status {
         if (absl::Status s = CheckId("agent_id", request->agent_id(), true); !s.ok()) return s;
-        if (absl::Status s = AuthorizeWatchAgent(principal, request->agent_id()); !s.ok()) {
+        if (absl::Status s = CheckId("tenant", request->tenant(), false); !s.ok()) return s;
+        const std::string tenant = TenantOrDefault(principal, request->tenant());
+        if (absl::Status s = AuthorizeWatchAgent(principal, tenant, request->agent_id());
+            !s.ok()) {
           return s;
         }
         absl::flat_hash_map<std::string, int64_t> resume;
@@ -630,23 +755,25 @@ grpc::ServerWriteReactor<v1::CoachEvent>* CoachServiceImpl::WatchAgent(
           int64_t& last = resume[point.call_id()];
           last = std::max(last, point.last_seq());
         }
+        reactor->SetAgent(tenant, request->agent_id());
         std::vector<std::shared_ptr<EventSink>> to_kick;  // the reactor; kicked by the caller
-        return env_.registry->SubscribeAgent(request->agent_id(), resume, reactor, &to_kick);
+        return env_.registry->SubscribeAgent(tenant, request->agent_id(), resume, reactor,
+                                             &to_kick);
       });
 }
 
 grpc::ServerWriteReactor<v1::CoachEvent>* CoachServiceImpl::WatchAlerts(
     grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) {
   return OpenSubscriber(
-      env_, "WatchAlerts", SubscriberReactor::Kind::kAlerts, "", context,
+      env_, "WatchAlerts", SubscriberReactor::Kind::kAlerts, context,
       [&](const std::optional<Principal>& principal,
           const std::shared_ptr<SubscriberReactor>& reactor) -> absl::Status {
         if (absl::Status s = CheckId("tenant", request->tenant(), false); !s.ok()) return s;
-        if (absl::Status s = AuthorizeWatchAlerts(principal, request->tenant()); !s.ok()) {
-          return s;
-        }
+        // Empty: a supervisor's own tenant; every tenant for admin / auth off.
+        const std::string tenant = TenantOrDefault(principal, request->tenant());
+        if (absl::Status s = AuthorizeWatchAlerts(principal, tenant); !s.ok()) return s;
         AlertFilter filter;
-        filter.tenant = request->tenant();
+        filter.tenant = tenant;
         for (int i = 0; i < request->agent_ids_size(); ++i) {
           if (request->agent_ids(i).empty()) {
             return absl::InvalidArgumentError(absl::StrCat("agent_ids[", i, "] is empty"));
@@ -659,10 +786,12 @@ grpc::ServerWriteReactor<v1::CoachEvent>* CoachServiceImpl::WatchAlerts(
 
 absl::Status CoachServiceImpl::Review(const std::optional<Principal>& principal,
                                       const v1::ReviewCallRequest& request,
-                                      v1::ReviewCallResponse* response) const {
+                                      v1::ReviewCallResponse* response,
+                                      const std::function<bool()>& cancelled) const {
   if (!request.has_start()) return absl::InvalidArgumentError("start is missing");
-  if (absl::Status s = ValidateStart(request.start(), "start"); !s.ok()) return s;
-  if (absl::Status s = AuthorizeReviewCall(principal, request.start().tenant()); !s.ok()) return s;
+  absl::StatusOr<StartFields> fields = ValidateStart(request.start(), "start", principal);
+  if (!fields.ok()) return fields.status();
+  if (absl::Status s = AuthorizeReviewCall(principal, fields->identity.tenant); !s.ok()) return s;
   if (env_.registry->draining()) {
     return absl::UnavailableError("coachd is shutting down (draining); retry on another replica");
   }
@@ -670,10 +799,13 @@ absl::Status CoachServiceImpl::Review(const std::optional<Principal>& principal,
   engine::SessionOptions options = env_.session;
   options.max_segment_bytes = static_cast<size_t>(env_.limits.max_segment_bytes);
   engine::CallSession session(rules->rules, options);
-  const CallIdentity identity{request.start().call_id(), request.start().agent_id(),
-                              request.start().tenant()};
+  const CallIdentity& identity = fields->identity;
   std::vector<engine::Event> events;
   for (int i = 0; i < request.segments_size(); ++i) {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError(
+          absl::StrCat("ReviewCall cancelled by the client at segments[", i, "]"));
+    }
     const std::string field = absl::StrCat("segments[", i, "]");
     absl::StatusOr<engine::Segment> segment =
         CheckSegment(request.segments(i), env_.limits, i, field);
@@ -688,6 +820,7 @@ absl::Status CoachServiceImpl::Review(const std::optional<Principal>& principal,
     ToCoachEvent(event, identity, rules->version(), response->add_events());
   }
   ToCallReport(*report, response->mutable_report());
+  response->mutable_report()->set_language(fields->language);
   response->set_report_seq(report->seq);
   return absl::OkStatus();
 }
@@ -695,20 +828,39 @@ absl::Status CoachServiceImpl::Review(const std::optional<Principal>& principal,
 grpc::ServerUnaryReactor* CoachServiceImpl::ReviewCall(grpc::CallbackServerContext* context,
                                                        const v1::ReviewCallRequest* request,
                                                        v1::ReviewCallResponse* response) {
-  absl::Status status;
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ServerMetrics* metrics = env_.metrics;
+  auto finish = [reactor, response, metrics](const absl::Status& status) {
+    if (!status.ok()) {
+      response->Clear();
+      CountRejected(metrics, "ReviewCall", status);
+    }
+    reactor->Finish(ToGrpcStatus(status));
+  };
   absl::StatusOr<std::optional<Principal>> principal =
       Authenticate(env_.tokens, context->client_metadata());
   if (!principal.ok()) {
-    status = principal.status();
-  } else {
-    status = Review(*principal, *request, response);
+    finish(principal.status());
+    return reactor;
   }
-  if (!status.ok()) {
-    response->Clear();
-    CountRejected(env_.metrics, "ReviewCall", status);
+  auto cancelled = [context] { return context->IsCancelled(); };
+  if (env_.reviews == nullptr) {  // no pool (tests of the service alone): run inline
+    finish(Review(*principal, *request, response, cancelled));
+    return reactor;
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
+  // The review runs on the pool: a large call takes milliseconds of engine
+  // time, which must not hold a gRPC callback thread. The request and the
+  // response stay valid until Finish.
+  const bool queued = env_.reviews->TrySubmit(
+      [this, request, response, finish, cancelled, principal = *std::move(principal)] {
+        if (env_.before_review) env_.before_review(cancelled);
+        finish(Review(principal, *request, response, cancelled));
+      });
+  if (!queued) {
+    finish(absl::ResourceExhaustedError(absl::StrCat(
+        "ReviewCall: the review queue is full: ", env_.reviews->max_pending(),
+        " reviews are already waiting for a worker (--max_pending_reviews); retry later")));
+  }
   return reactor;
 }
 

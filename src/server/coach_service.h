@@ -9,7 +9,8 @@
 //                queue. It keeps one Write in flight; when its own queue
 //                reaches Limits::call_queue it stops issuing Reads until the
 //                queue drains to half (backpressure: the pipeline never loses
-//                its own events). `end` or a half-close ends the call: the
+//                its own events; the idle timeout does not run while reads
+//                are paused). `end` or a half-close ends the call: the
 //                report is written, then Finish(OK). An error ends the call
 //                too: the report still goes to everyone listening, then the
 //                stream finishes with the error's status.
@@ -17,9 +18,12 @@
 //   WatchAlerts  bounded queue (Limits::subscriber_queue). Overflow drops the
 //                event and counts it (per subscriber and in
 //                coachd_queue_dropped_events_total), so the client sees a seq
-//                gap it can resume from.
-//   ReviewCall   a unary reactor running a whole call through a fresh
-//                CallSession with the current rules; no subscriber sees it.
+//                gap it can resume from. The replay on connect is queued
+//                ahead of live events and is not limited by that queue.
+//   ReviewCall   a unary reactor whose work, a whole call through a fresh
+//                CallSession with the current rules, runs on the ReviewPool
+//                (never on a callback thread) and finishes from there; a
+//                full pool queue is RESOURCE_EXHAUSTED. No subscriber sees it.
 //
 // No reaction blocks and no stream has a thread. No gRPC operation (Start*,
 // Finish) is started while any coachd lock is held. Reactors are owned by
@@ -34,6 +38,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "absl/time/time.h"
 #include "coach/v1/coach.grpc.pb.h"
@@ -41,6 +46,7 @@
 #include "server/auth.h"
 #include "server/call_registry.h"
 #include "server/metrics.h"
+#include "server/review_pool.h"
 #include "server/rule_set_store.h"
 
 namespace coach::server {
@@ -71,6 +77,12 @@ class CoachServiceImpl final : public v1::CoachService::CallbackService {
     RuleSetStore* rules = nullptr;
     ServerMetrics* metrics = nullptr;
     const TokenStore* tokens = nullptr;
+    // Runs ReviewCalls; null runs them inline on the callback thread (only
+    // for tests of the service alone).
+    ReviewPool* reviews = nullptr;
+    // For tests: runs on the review worker before each review, with the
+    // check for the client having cancelled it.
+    std::function<void(const std::function<bool()>& cancelled)> before_review;
     CallLimits limits;
     engine::SessionOptions session;
     std::function<absl::Time()> clock = absl::Now;
@@ -91,8 +103,10 @@ class CoachServiceImpl final : public v1::CoachService::CallbackService {
                                        v1::ReviewCallResponse* response) override;
 
   // ReviewCall's work, without gRPC: the whole call through a fresh session.
+  // `cancelled`, when given, is checked before each segment (CANCELLED).
   absl::Status Review(const std::optional<Principal>& principal,
-                      const v1::ReviewCallRequest& request, v1::ReviewCallResponse* response) const;
+                      const v1::ReviewCallRequest& request, v1::ReviewCallResponse* response,
+                      const std::function<bool()>& cancelled = nullptr) const;
 
  private:
   const Env env_;

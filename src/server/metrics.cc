@@ -102,6 +102,13 @@ struct ServerMetrics::Impl {
                          .Help("Calls currently streaming (StreamCall).")
                          .Register(*registry)
                          .Add({})),
+        backpressured_calls(prometheus::BuildGauge()
+                                .Name("coachd_backpressured_calls")
+                                .Help("StreamCalls whose input is paused because their client "
+                                      "does not read the call's events fast enough "
+                                      "(--call_queue).")
+                                .Register(*registry)
+                                .Add({})),
         subscriber_family(prometheus::BuildGauge()
                               .Name("coachd_active_subscribers")
                               .Help("Connected WatchAgent (agent) and WatchAlerts (alerts) "
@@ -147,6 +154,7 @@ struct ServerMetrics::Impl {
 
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Gauge& active_calls;
+  prometheus::Gauge& backpressured_calls;
   prometheus::Family<prometheus::Gauge>& subscriber_family;
   LabelledSeries<prometheus::Gauge> subscribers;
   prometheus::Counter& segments;
@@ -183,6 +191,8 @@ ServerMetrics::~ServerMetrics() = default;
 
 void ServerMetrics::CallStarted() { impl_->active_calls.Increment(); }
 void ServerMetrics::CallEnded() { impl_->active_calls.Decrement(); }
+void ServerMetrics::ReadsPaused() { impl_->backpressured_calls.Increment(); }
+void ServerMetrics::ReadsResumed() { impl_->backpressured_calls.Decrement(); }
 
 void ServerMetrics::SubscriberAdded(absl::string_view kind) {
   impl_->subscribers.Get({kind}).Increment();

@@ -8,6 +8,7 @@
 //
 // Metrics:
 //   coachd_active_calls                                gauge
+//   coachd_backpressured_calls                         gauge
 //   coachd_active_subscribers{kind="agent|alerts"}     gauge
 //   coachd_segments_total                              counter
 //   coachd_engine_segment_seconds                      histogram, 1us..10ms
@@ -51,6 +52,10 @@ class ServerMetrics {
   // gauge coachd_active_calls
   void CallStarted();
   void CallEnded();
+  // gauge coachd_backpressured_calls: a StreamCall stopped reading its input
+  // because its outbound queue is full, and started again.
+  void ReadsPaused();
+  void ReadsResumed();
   // gauge coachd_active_subscribers{kind} ("agent" or "alerts")
   void SubscriberAdded(absl::string_view kind);
   void SubscriberRemoved(absl::string_view kind);

@@ -2,7 +2,9 @@
 //
 // Bookkeeping for a streaming reactor that keeps exactly one Write in flight:
 // events wait in a FIFO; the head moves to "in flight" when a write starts and
-// is released when OnWriteDone reports it done.
+// is released when OnWriteDone reports it done. A second FIFO, filled with
+// AddPriority() (a subscriber's replay on connect), is written before
+// anything queued with Add()/Push().
 //
 //   // under the reactor's mutex:
 //   if (const v1::CoachEvent* next = queue.Push(event)) to_write = next;
@@ -44,6 +46,10 @@ class OutboundQueue {
   // Queues `event` without starting a write.
   void Add(EventPtr event) { waiting_.push_back(std::move(event)); }
 
+  // Queues `event` ahead of every event queued with Add()/Push() (and behind
+  // earlier AddPriority() events), without starting a write.
+  void AddPriority(EventPtr event) { priority_.push_back(std::move(event)); }
+
   // When no write is in flight, moves the head in flight and returns it (the
   // caller must start writing it); else nullptr.
   const v1::CoachEvent* StartIfIdle() { return in_flight_ ? nullptr : StartNext(); }
@@ -57,24 +63,29 @@ class OutboundQueue {
 
   // Drops everything still waiting (the stream is broken); returns how many.
   size_t Clear() {
-    size_t n = waiting_.size();
+    size_t n = waiting();
+    priority_.clear();
     waiting_.clear();
     return n;
   }
 
-  // Events waiting, not counting the one in flight.
-  size_t waiting() const { return waiting_.size(); }
+  // Events waiting (both FIFOs), not counting the one in flight.
+  size_t waiting() const { return priority_.size() + waiting_.size(); }
+  // Events waiting that were queued with Add()/Push().
+  size_t waiting_regular() const { return waiting_.size(); }
   bool writing() const { return in_flight_ != nullptr; }
-  bool idle() const { return !in_flight_ && waiting_.empty(); }
+  bool idle() const { return !in_flight_ && waiting() == 0; }
 
  private:
   const v1::CoachEvent* StartNext() {
-    if (waiting_.empty()) return nullptr;
-    in_flight_ = std::move(waiting_.front());
-    waiting_.pop_front();
+    std::deque<EventPtr>& from = priority_.empty() ? waiting_ : priority_;
+    if (from.empty()) return nullptr;
+    in_flight_ = std::move(from.front());
+    from.pop_front();
     return in_flight_.get();
   }
 
+  std::deque<EventPtr> priority_;
   std::deque<EventPtr> waiting_;
   EventPtr in_flight_;
 };

@@ -45,8 +45,13 @@ absl::Status Validate(const Server::Options& options) {
            Positive("--subscriber_queue", l.subscriber_queue),
            Positive("--call_queue", l.call_queue),
            Positive("--resume_buffer", options.resume.buffer_events),
+           Positive("--max_pending_reviews", options.reviews.max_pending),
        }) {
     if (!status.ok()) return status;
+  }
+  if (options.reviews.threads < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--review_threads must be 0 (automatic) or positive, not ", options.reviews.threads));
   }
   if (options.resume.retention < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--resume_retention must not be negative");
@@ -104,12 +109,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(Options options) {
   registry_options.resume_buffer = o.resume.buffer_events;
   registry_options.resume_retention = o.resume.retention;
   server->registry_ = std::make_unique<CallRegistry>(registry_options, o.clock);
+  ReviewPool::Options review_options;
+  review_options.threads = o.reviews.threads;
+  review_options.max_pending = o.reviews.max_pending;
+  server->reviews_ = std::make_unique<ReviewPool>(review_options);
 
   CoachServiceImpl::Env env;
   env.registry = server->registry_.get();
   env.rules = server->rules_.get();
   env.metrics = server->metrics_.get();
   env.tokens = server->tokens_.get();
+  env.reviews = server->reviews_.get();
+  env.before_review = o.before_review;
   env.limits.max_segment_bytes = o.limits.max_segment_bytes;
   env.limits.max_segments_per_call = o.limits.max_segments_per_call;
   env.limits.max_call_duration = o.limits.max_call_duration;
@@ -140,8 +151,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(Options options) {
   builder.RegisterService(server->admin_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", o.listen_address, " (--listen)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", o.listen_address, " (--listen)",
+        TlsEnabled(o.tls) ? "; with TLS on, also check --tls_cert, --tls_key and --tls_client_ca"
+                          : ""));
   }
   for (const char* name : kServiceNames) {
     server->server_->GetHealthCheckService()->SetServingStatus(name, true);
@@ -153,12 +166,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(Options options) {
   std::shared_ptr<const LoadedRules> current = server->rules_->Current();
   spdlog::info(
       "coachd listening on {} (port {}); rules {}: {} rules, {} expectations from {} files; "
-      "auth {}; tls {}; metrics {}",
+      "auth {}; tls {}; metrics {}; {} review threads",
       o.listen_address, server->port_, current->version(), current->rules->rules().size(),
       current->expectation_count, current->source_files.size(),
       server->tokens_ ? "on" : "off", TlsEnabled(o.tls) ? "on" : "off",
       o.metrics_address.empty() ? std::string("off")
-                                : absl::StrCat("on port ", server->metrics_->port()));
+                                : absl::StrCat("on port ", server->metrics_->port()),
+      server->reviews_->threads());
   return server;
 }
 
@@ -214,6 +228,8 @@ void Server::Shutdown(absl::Duration drain) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + kFlushGrace));
     server_->Wait();
   }
+  // After the gRPC server: a queued review still has to Finish its RPC.
+  if (reviews_ != nullptr) reviews_->Stop();
   stop_sweeper_.Notify();
   if (sweeper_.joinable()) sweeper_.join();
   spdlog::info("coachd stopped");

@@ -26,7 +26,8 @@
 // WatchAlerts and ReviewCalls get UNAVAILABLE; running calls get up to `drain`
 // to end and receive their reports; calls still running then are ended (their
 // report goes out, then UNAVAILABLE); subscribers are closed with UNAVAILABLE
-// once their queues are flushed; then the gRPC server stops.
+// once their queues are flushed; then the gRPC server stops, and then the
+// ReviewCall worker pool (reviews already queued finish first).
 //
 // Thread safety: every method may be called from any thread; Shutdown is
 // idempotent and the destructor calls Shutdown(0) if it was not called.
@@ -54,6 +55,7 @@
 #include "server/call_registry.h"
 #include "server/coach_service.h"
 #include "server/metrics.h"
+#include "server/review_pool.h"
 #include "server/rule_set_store.h"
 #include "server/tls.h"
 
@@ -86,6 +88,14 @@ class Server {
     int call_queue = 256;
   };
 
+  struct Reviews {
+    // --review_threads: ReviewCall worker threads; 0 means max(1, cores / 2).
+    int threads = 0;
+    // --max_pending_reviews: ReviewCalls waiting for a worker; more get
+    // RESOURCE_EXHAUSTED.
+    int max_pending = 64;
+  };
+
   struct Resume {
     // --resume_buffer: events kept per call for WatchAgent resume.
     int buffer_events = 1024;
@@ -104,6 +114,7 @@ class Server {
     bool insecure = false;
     Limits limits;
     Resume resume;
+    Reviews reviews;
     // --metrics_address: Prometheus /metrics endpoint; empty: not exposed.
     std::string metrics_address;
     // --phrase_lists: pack files or directories.
@@ -119,6 +130,9 @@ class Server {
     // How often the sweeper checks deadlines; zero runs no sweeper thread
     // (tests call SweepNow()).
     absl::Duration sweep_interval = absl::Seconds(1);
+    // For tests: runs on the review worker before each ReviewCall's work,
+    // with the check for the client having cancelled it.
+    std::function<void(const std::function<bool()>& cancelled)> before_review;
   };
 
   // Validates `options`, loads the phrase lists and starts serving.
@@ -146,6 +160,7 @@ class Server {
   const Options& options() const { return options_; }
   RuleSetStore& rules() { return *rules_; }
   CallRegistry& registry() { return *registry_; }
+  ReviewPool& reviews() { return *reviews_; }
   ServerMetrics& metrics() { return *metrics_; }
 
  private:
@@ -157,6 +172,7 @@ class Server {
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<RuleSetStore> rules_;
   std::unique_ptr<CallRegistry> registry_;
+  std::unique_ptr<ReviewPool> reviews_;
   std::unique_ptr<CoachServiceImpl> coach_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;

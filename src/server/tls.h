@@ -11,8 +11,9 @@
 //
 // The PEM files are read once, when the credentials are made; rotating them
 // needs a restart. Errors name the flag: INVALID_ARGUMENT when only one of
-// --tls_cert/--tls_key is set or --tls_client_ca is set without them (or a
-// file is empty / not PEM), NOT_FOUND when a file cannot be read.
+// --tls_cert/--tls_key is set or --tls_client_ca is set without them, a file
+// is empty / not PEM / does not parse, or the key is not the certificate's
+// (names both flags); NOT_FOUND when a file cannot be read.
 //
 // Stateless and thread-safe. Returned credentials are shared_ptrs owned by the
 // caller (and by the grpc::ServerBuilder / channel they are given to).

@@ -377,14 +377,13 @@ TEST_F(CoachdEndToEnd, CoachctlSimulateAndWatchSeeTheSameEvents) {
                                     std::to_string(simulated.size()) + server;
   std::string watched;
   std::thread watcher([&] { watched = RunAndCapture(watch_command); });
-  std::string call_copy = ReadFile(call);
-  for (size_t at; (at = call_copy.find("demo-escalated-001")) != std::string::npos;) {
-    call_copy.replace(at, 18, "demo-escalated-002");
-  }
-  std::ofstream(dir_ / "second.jsonl") << call_copy;
-  const std::vector<std::string> second =
-      Lines(RunAndCapture(kCoachctl + " simulate --speed=20" + server + " " +
-                          (dir_ / "second.jsonl").string()));
+  const std::vector<std::string> second = Lines(RunAndCapture(
+      kCoachctl + " simulate --speed=20 --call_id_suffix=-2" + server + " " + call));
+  // Playing the first call's ids again is refused while coachd retains them.
+  const std::string again =
+      RunAndCapture(kCoachctl + " simulate --speed=0" + server + " " + call + " 2>&1");
+  EXPECT_THAT(again, HasSubstr("ALREADY_EXISTS"));
+  EXPECT_THAT(again, HasSubstr("--call_id_suffix"));
   watcher.join();
   const std::vector<std::string> seen = Lines(watched);
   ASSERT_EQ(seen.size(), second.size()) << watched;

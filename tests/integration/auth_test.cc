@@ -11,10 +11,15 @@
 namespace coach::testing {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 constexpr char kPipelineAcme[] = "pipeline-acme-0123456789";
+constexpr char kPipelineGlobex[] = "pipeline-globex-0123456789";
+// agent-042 of tenant acme.
 constexpr char kDesktop42[] = "desktop-agent42-012345";
+// agent-042 of the default tenant "".
+constexpr char kDesktop42Default[] = "desktop-agent42-default-012345";
 constexpr char kSupervisorAcme[] = "supervisor-acme-0123456";
 constexpr char kAdmin[] = "admin-token-0123456789";
 
@@ -25,7 +30,9 @@ class AuthTest : public ::testing::Test {
     options.tokens_file = dir.Write("tokens.txt", absl::StrCat(
         "# test tokens\n",
         kPipelineAcme, " pipeline acme\n",
-        kDesktop42, " desktop agent-042\n",
+        kPipelineGlobex, " pipeline globex\n",
+        kDesktop42, " desktop acme/agent-042\n",
+        kDesktop42Default, " desktop agent-042\n",
         kSupervisorAcme, " supervisor acme\n",
         kAdmin, " admin\n"));
     return options;
@@ -38,20 +45,26 @@ class AuthTest : public ::testing::Test {
         .status;
   }
 
-  grpc::Status Watch(const std::string& agent_id, const std::string& token) {
+  // WatchAgent of `agent_id` (and `tenant`, when given) with `token`.
+  grpc::Status Watch(const std::string& agent_id, const std::string& token,
+                     const std::string& tenant = "") {
     v1::WatchAgentRequest request;
     request.set_agent_id(agent_id);
+    request.set_tenant(tenant);
     auto watcher = Watcher::Agent(stub_.get(), request, token);
-    // An accepted watcher stays open: end it from our side.
-    auto registered = [&] {
-      return server_.server().registry().AgentSubscriberDrops(agent_id).size() == 1;
+    // An accepted watcher stays open: end it from our side. It is registered
+    // under its tenant, which may come from the token.
+    auto subscribers = [&] {
+      size_t n = 0;
+      for (const char* t : {"", "acme", "globex"}) {
+        n += server_.server().registry().AgentSubscriberDrops(t, agent_id).size();
+      }
+      return n;
     };
-    Eventually([&] { return registered() || watcher->ended(); });
-    if (registered()) {
+    Eventually([&] { return subscribers() == 1 || watcher->ended(); });
+    if (subscribers() == 1) {
       watcher->Cancel();
-      Eventually([&] {
-        return server_.server().registry().AgentSubscriberDrops(agent_id).empty();
-      });
+      Eventually([&] { return subscribers() == 0; });
       return grpc::Status::OK;
     }
     return watcher->WaitForStatus();
@@ -148,7 +161,7 @@ TEST_F(AuthTest, DesktopWatchesOnlyItsOwnAgent) {
 TEST_F(AuthTest, SupervisorWatchesAlertsOfItsTenantOnly) {
   EXPECT_TRUE(WatchAlerts("acme", kSupervisorAcme).ok());
   EXPECT_CODE(WatchAlerts("globex", kSupervisorAcme), PERMISSION_DENIED);
-  EXPECT_CODE(WatchAlerts("", kSupervisorAcme), PERMISSION_DENIED);
+  EXPECT_TRUE(WatchAlerts("", kSupervisorAcme).ok());  // defaults to its own tenant
   EXPECT_CODE(WatchAlerts("acme", kDesktop42), PERMISSION_DENIED);
   EXPECT_TRUE(WatchAlerts("", kAdmin).ok());
 }
@@ -172,11 +185,59 @@ TEST_F(AuthTest, AuthorizedDesktopReceivesItsAgentsCall) {
   request.set_agent_id("agent-042");
   auto desktop = Watcher::Agent(stub_.get(), request, kDesktop42);
   ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("agent-042").size() == 1;
+    return server_.server().registry().AgentSubscriberDrops("acme", "agent-042").size() == 1;
   }));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("c1", "agent-042", "acme"), kPipelineAcme)
                   .status.ok());
   EXPECT_TRUE(desktop->WaitForReport("c1"));
+}
+
+TEST_F(AuthTest, OmittedTenantDefaultsToTheTokensTenant) {
+  // A pipeline that leaves start.tenant empty streams for its own tenant...
+  v1::WatchAgentRequest request;
+  request.set_agent_id("agent-042");  // tenant omitted: acme, from the desktop token
+  auto desktop = Watcher::Agent(stub_.get(), request, kDesktop42);
+  ASSERT_TRUE(Eventually([&] {
+    return server_.server().registry().AgentSubscriberDrops("acme", "agent-042").size() == 1;
+  }));
+  CallResult call = RunCall(stub_.get(), EscalatedCall("c-omitted", "agent-042", ""), kPipelineAcme);
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+  ASSERT_FALSE(call.events.empty());
+  for (const auto& e : call.events) EXPECT_EQ(e.tenant(), "acme");
+  ASSERT_TRUE(desktop->WaitForReport("c-omitted"));
+  // ... and so do reviews by pipelines and supervisors.
+  EXPECT_TRUE(Review("", kPipelineAcme).ok());
+  EXPECT_TRUE(Review("", kSupervisorAcme).ok());
+  // An admin (like auth off) gets the default tenant "".
+  CallResult admin = RunCall(stub_.get(), EscalatedCall("c-admin", "agent-042", ""), kAdmin);
+  ASSERT_TRUE(admin.status.ok());
+  for (const auto& e : admin.events) EXPECT_EQ(e.tenant(), "");
+}
+
+TEST_F(AuthTest, DesktopCannotWatchTheSameAgentIdOfAnotherTenant) {
+  grpc::Status other = Watch("agent-042", kDesktop42, "globex");
+  EXPECT_CODE(other, PERMISSION_DENIED);
+  EXPECT_THAT(other.error_message(), AllOf(HasSubstr("tenant 'globex'"),
+                                           HasSubstr("'acme/agent-042'")));
+  EXPECT_TRUE(Watch("agent-042", kDesktop42, "acme").ok());
+  // A plain agent_id scope is the default tenant's agent.
+  EXPECT_TRUE(Watch("agent-042", kDesktop42Default).ok());
+  EXPECT_CODE(Watch("agent-042", kDesktop42Default, "acme"), PERMISSION_DENIED);
+
+  // And the default tenant's agent-042 never sees acme's agent-042 calls.
+  v1::WatchAgentRequest request;
+  request.set_agent_id("agent-042");
+  auto desktop = Watcher::Agent(stub_.get(), request, kDesktop42Default);
+  ASSERT_TRUE(Eventually([&] {
+    return server_.server().registry().AgentSubscriberDrops("", "agent-042").size() == 1;
+  }));
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("acme-call", "agent-042", "acme"), kPipelineAcme)
+                  .status.ok());
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("globex-call", "agent-042"), kPipelineGlobex)
+                  .status.ok());  // tenant globex, from the token
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("default-call", "agent-042"), kAdmin).status.ok());
+  ASSERT_TRUE(desktop->WaitForReport("default-call"));
+  for (const auto& e : desktop->events()) EXPECT_EQ(e.call_id(), "default-call");
 }
 
 TEST(AuthConfig, NonLoopbackAddressNeedsTokensOrInsecure) {

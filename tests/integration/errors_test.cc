@@ -62,9 +62,29 @@ TEST_F(ErrorsTest, EmptySegmentIdIsInvalidArgument) {
 TEST_F(ErrorsTest, OversizeTextIsInvalidArgument) {
   const std::string text(16 * 1024 + 1, 'a');
   EXPECT_STATUS(Stream({StartEvent("c", "a"), SegmentEvent("s1", v1::SPEAKER_AGENT, text)}),
-                INVALID_ARGUMENT, "segment.text is 16385 bytes");
+                INVALID_ARGUMENT, "segment.text of segment_id 's1' is 16385 bytes");
   EXPECT_STATUS(Stream({StartEvent("c2", "a"), SegmentEvent("s1", v1::SPEAKER_AGENT, text)}),
                 INVALID_ARGUMENT, "--max_segment_bytes");
+}
+
+TEST_F(ErrorsTest, MalformedLanguageIsInvalidArgumentNamingTheField) {
+  for (const std::string& language :
+       {std::string("en US"), std::string("en_US"), std::string("-en"), std::string("fr\xC3\xA7"),
+        std::string(36, 'a')}) {
+    v1::CallEvent start = StartEvent("c-" + std::to_string(language.size()), "a");
+    start.mutable_start()->set_language(language);
+    EXPECT_STATUS(Stream({start, EndEvent()}), INVALID_ARGUMENT, "start.language");
+
+    v1::ReviewCallRequest request;
+    *request.mutable_start() = start.start();
+    grpc::ClientContext context;
+    v1::ReviewCallResponse response;
+    EXPECT_STATUS(stub_->ReviewCall(&context, request, &response), INVALID_ARGUMENT,
+                  "start.language");
+  }
+  v1::CallEvent start = StartEvent("c-ok", "a");
+  start.mutable_start()->set_language(std::string(35, 'a'));
+  EXPECT_TRUE(Stream({start, EndEvent()}).ok());
 }
 
 TEST_F(ErrorsTest, EmptyCallEventIsInvalidArgument) {
@@ -111,7 +131,7 @@ TEST_F(ErrorsTest, ErrorEndsTheCallWithItsReportToTheDesktop) {
   watch.set_agent_id("agent-1");
   auto desktop = Watcher::Agent(stub_.get(), watch);
   ASSERT_TRUE(Eventually(
-      [&] { return server_.server().registry().AgentSubscriberDrops("agent-1").size() == 1; }));
+      [&] { return server_.server().registry().AgentSubscriberDrops("", "agent-1").size() == 1; }));
   CallResult result =
       RunCall(stub_.get(), {StartEvent("c", "agent-1"),
                             SegmentEvent("s1", v1::SPEAKER_CUSTOMER, "this is ridiculous"),

@@ -8,7 +8,11 @@
 #include <ostream>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "engine/call_session.h"
 #include "grpc_wire.pb.h"
 #include "grpcpp/impl/client_unary_call.h"
@@ -175,6 +179,7 @@ const EngineRun& EscalatedCallEngineRun() {
     for (const engine::Segment& s : EscalatedEngineSegments()) {
       EXPECT_TRUE(session.ProcessSegment(s, &r->events).ok());
     }
+    r->segment_events = r->events.size();
     auto report = session.Finish(&r->events);
     EXPECT_TRUE(report.ok());
     if (report.ok()) r->report_seq = report->seq;
@@ -381,6 +386,13 @@ std::vector<EventRow> Rows(const std::vector<engine::Event>& events) {
   return rows;
 }
 
+std::vector<EventRow> ExpectedRows() {
+  const EngineRun& run = EscalatedCallEngineRun();
+  std::vector<EventRow> rows = Rows(run.events);
+  rows.push_back({run.report_seq, "report", ""});
+  return rows;
+}
+
 std::vector<v1::CoachEvent> OfCall(const std::vector<v1::CoachEvent>& events,
                                    const std::string& call_id) {
   std::vector<v1::CoachEvent> out;
@@ -388,6 +400,33 @@ std::vector<v1::CoachEvent> OfCall(const std::vector<v1::CoachEvent>& events,
     if (e.call_id() == call_id) out.push_back(e);
   }
   return out;
+}
+
+// Metrics -------------------------------------------------------------------
+
+double MetricValue(const std::string& scrape, const std::string& name,
+                   const std::vector<std::string>& labels) {
+  double total = 0;
+  bool found = false;
+  for (absl::string_view line : absl::StrSplit(scrape, '\n')) {
+    if (line.empty() || line.front() == '#' || !absl::StartsWith(line, name)) continue;
+    absl::string_view rest = line.substr(name.size());
+    absl::string_view label_text;
+    if (absl::ConsumePrefix(&rest, "{")) {
+      const size_t close = rest.find('}');
+      if (close == absl::string_view::npos) continue;
+      label_text = rest.substr(0, close);
+      rest.remove_prefix(close + 1);
+    }
+    if (!absl::ConsumePrefix(&rest, " ")) continue;  // a longer metric name
+    bool all = true;
+    for (const std::string& label : labels) all &= absl::StrContains(label_text, label);
+    double value = 0;
+    if (!all || !absl::SimpleAtod(rest, &value)) continue;
+    total += value;
+    found = true;
+  }
+  return found ? total : -1;
 }
 
 // Health and reflection -----------------------------------------------------

@@ -30,6 +30,21 @@ inline constexpr absl::Duration kWaitTimeout = absl::Seconds(30);
 std::string SourceDir();
 std::string BundledPacks();
 
+// A one-rule phrase list ("greeting.hello" on the agent's "hello there").
+inline constexpr char kHelloPack[] = R"pb(
+name: "test/greeting"
+rules {
+  id: "greeting.hello"
+  category: "greeting"
+  kind: "reinforcement"
+  speaker: "agent"
+  severity: "info"
+  phrases: "hello there"
+  title: "Greeting"
+  message: "Nice greeting."
+}
+)pb";
+
 // A clock tests move by hand.
 class FakeClock {
  public:
@@ -109,6 +124,8 @@ std::vector<v1::CallEvent> EscalatedCall(const std::string& call_id, const std::
 // packs: every event in seq order and the report's seq.
 struct EngineRun {
   std::vector<engine::Event> events;
+  // How many of `events` the segments produced (the rest came at the end).
+  size_t segment_events = 0;
   int64_t report_seq = 0;
   std::string version;
 };
@@ -198,9 +215,18 @@ struct EventRow {
 std::ostream& operator<<(std::ostream& os, const EventRow& row);
 std::vector<EventRow> Rows(const std::vector<v1::CoachEvent>& events);
 std::vector<EventRow> Rows(const std::vector<engine::Event>& events);
+// The rows of the escalated call as streamed: the engine's events, then the
+// report.
+std::vector<EventRow> ExpectedRows();
 // Events of `events` belonging to `call_id`.
 std::vector<v1::CoachEvent> OfCall(const std::vector<v1::CoachEvent>& events,
                                    const std::string& call_id);
+
+// The value of metric `name` in Prometheus text `scrape`, summed over the
+// series whose labels include every `label` (each written `key="value"`);
+// -1 when no series matches.
+double MetricValue(const std::string& scrape, const std::string& name,
+                   const std::vector<std::string>& labels = {});
 
 // Unary health check of `service` ("" = the server); the status enum value
 // (1 SERVING, 2 NOT_SERVING) or -1 on an RPC error.

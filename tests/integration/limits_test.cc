@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness.h"
@@ -70,7 +71,7 @@ TEST_F(LimitsTest, MaxSubscribersPerAgentRefusesTheNextDesktop) {
   request.set_agent_id("agent-1");
   auto first = Watcher::Agent(stub_.get(), request);
   ASSERT_TRUE(Eventually([&] {
-    return server->server().registry().AgentSubscriberDrops("agent-1").size() == 1;
+    return server->server().registry().AgentSubscriberDrops("", "agent-1").size() == 1;
   }));
   auto second = Watcher::Agent(stub_.get(), request);
   grpc::Status status = second->WaitForStatus();
@@ -80,16 +81,16 @@ TEST_F(LimitsTest, MaxSubscribersPerAgentRefusesTheNextDesktop) {
   request.set_agent_id("agent-2");
   auto other = Watcher::Agent(stub_.get(), request);
   ASSERT_TRUE(Eventually([&] {
-    return server->server().registry().AgentSubscriberDrops("agent-2").size() == 1;
+    return server->server().registry().AgentSubscriberDrops("", "agent-2").size() == 1;
   }));
   first->Cancel();
   ASSERT_TRUE(Eventually([&] {
-    return server->server().registry().AgentSubscriberDrops("agent-1").empty();
+    return server->server().registry().AgentSubscriberDrops("", "agent-1").empty();
   }));
   request.set_agent_id("agent-1");
   auto third = Watcher::Agent(stub_.get(), request);
   EXPECT_TRUE(Eventually([&] {
-    return server->server().registry().AgentSubscriberDrops("agent-1").size() == 1;
+    return server->server().registry().AgentSubscriberDrops("", "agent-1").size() == 1;
   }));
 }
 
@@ -193,6 +194,49 @@ TEST_F(LimitsTest, PipelineThatDoesNotReadIsBackpressuredNotDropped) {
   std::vector<v1::CoachEvent> events = pipeline.events();
   ASSERT_THAT(events, SizeIs(run.events.size() + 1));
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq(), static_cast<int64_t>(i + 1));
+}
+
+TEST_F(LimitsTest, TimeWithReadsPausedByBackpressureIsNotIdleTime) {
+  // One segment whose nudges (200 of ~1 KiB) are far more than gRPC buffers
+  // for a client that reads nothing: the first pause lasts until it reads.
+  TempDir dir;
+  dir.Write("packs/hello.textproto",
+            absl::StrReplaceAll(kHelloPack, {{"Nice greeting.", std::string(1000, 'x')}}));
+  auto server = Start([&](auto& o) {
+    o.phrase_lists = {dir.path() + "/packs"};
+    o.limits.call_queue = 1;
+    o.limits.idle_timeout = absl::Minutes(1);
+  });
+  grpc::ChannelArguments tiny_window;
+  tiny_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  tiny_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  auto stub = v1::CoachService::NewStub(server->NewChannel(tiny_window));
+  CallClient pipeline(stub.get(), "", /*read_now=*/false);
+  std::string text;
+  for (int i = 0; i < 200; ++i) absl::StrAppend(&text, "hello there. ");
+  ASSERT_TRUE(pipeline.Send(StartEvent("slow-reader", "agent-042")));
+  ASSERT_TRUE(pipeline.Send(SegmentEvent("a1", v1::SPEAKER_AGENT, text, true, 0, 60000)));
+  ASSERT_TRUE(Eventually([&] {
+    return MetricValue(server->Scrape(), "coachd_backpressured_calls") == 1;
+  }));
+  // Far past the idle timeout, but the server is the one waiting.
+  clock_.Advance(absl::Minutes(5));
+  server->server().SweepNow();
+  EXPECT_EQ(server->server().registry().live_calls(), 1);
+
+  pipeline.StartReading();
+  ASSERT_TRUE(Eventually([&] {
+    return MetricValue(server->Scrape(), "coachd_backpressured_calls") == 0;
+  }));
+  // The idle timer restarted when reads resumed.
+  clock_.Advance(absl::Seconds(59));
+  server->server().SweepNow();
+  EXPECT_EQ(server->server().registry().live_calls(), 1);
+  ASSERT_TRUE(pipeline.Send(EndEvent()));
+  grpc::Status status = pipeline.Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_THAT(pipeline.events(), SizeIs(201));  // 200 nudges and the report
+  EXPECT_TRUE(pipeline.events().back().has_report());
 }
 
 TEST_F(LimitsTest, ResumeBufferKeepsOnlyTheLastEventsSoTheGapIsVisible) {

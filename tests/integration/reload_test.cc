@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness.h"
@@ -19,20 +20,6 @@ namespace {
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-
-constexpr char kHelloPack[] = R"pb(
-name: "test/greeting"
-rules {
-  id: "greeting.hello"
-  category: "greeting"
-  kind: "reinforcement"
-  speaker: "agent"
-  severity: "info"
-  phrases: "hello there"
-  title: "Greeting"
-  message: "Nice greeting."
-}
-)pb";
 
 constexpr char kWelcomePack[] = R"pb(
 name: "test/welcome"
@@ -158,6 +145,21 @@ TEST_F(ReloadTest, FailedReloadKeepsTheOldRulesAndReturnsFileAndLine) {
   dir_.Write("packs/broken.textproto", kWelcomePack);
   EXPECT_TRUE(Reload(&response).ok());
   EXPECT_NE(response.version(), old_version);
+}
+
+TEST_F(ReloadTest, FailedReloadReturnsAtMostTwentyProblems) {
+  for (int i = 0; i < 30; ++i) {
+    dir_.Write(absl::StrCat("packs/broken", 100 + i, ".textproto"), kBrokenPack);
+  }
+  v1::ReloadPhraseListsResponse response;
+  grpc::Status status = Reload(&response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // The heading, 20 problems, and how many more the log has.
+  const std::vector<std::string> lines = absl::StrSplit(status.error_message(), '\n');
+  ASSERT_EQ(lines.size(), 22u) << status.error_message();
+  EXPECT_EQ(lines[0], "phrase lists have 30 errors:");
+  for (size_t i = 1; i <= 20; ++i) EXPECT_THAT(lines[i], HasSubstr(".textproto:")) << i;
+  EXPECT_EQ(lines[21], "... 10 more; see the coachd log");
 }
 
 TEST_F(ReloadTest, ReloadUnderTrafficDropsNoCall) {

@@ -15,7 +15,9 @@
 namespace coach::testing {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
@@ -25,14 +27,6 @@ class StreamCallTest : public ::testing::Test {
   TestServer server_{TestServer::DefaultOptions(&clock_)};
   std::unique_ptr<v1::CoachService::Stub> stub_ = server_.NewCoachStub();
 };
-
-// The events the engine produces for the escalated call, then the report.
-std::vector<EventRow> ExpectedRows() {
-  const EngineRun& run = EscalatedCallEngineRun();
-  std::vector<EventRow> rows = Rows(run.events);
-  rows.push_back({run.report_seq, "report", ""});
-  return rows;
-}
 
 TEST_F(StreamCallTest, StreamsTheEngineEventsThenTheReport) {
   CallResult result = RunCall(stub_.get(), EscalatedCall("call-1", "agent-042", "acme"));
@@ -80,7 +74,7 @@ TEST_F(StreamCallTest, DesktopOnItsOwnChannelGetsTheSameEvents) {
   auto desktop_stub = server_.NewCoachStub();  // separate connection
   auto desktop = Watcher::Agent(desktop_stub.get(), request);
   ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("agent-042").size() == 1;
+    return server_.server().registry().AgentSubscriberDrops("", "agent-042").size() == 1;
   }));
   CallResult result = RunCall(stub_.get(), EscalatedCall("call-1", "agent-042"));
   ASSERT_TRUE(result.status.ok());
@@ -171,11 +165,48 @@ TEST_F(StreamCallTest, HalfCloseWithoutEndStillEndsTheCallWithItsReport) {
   EXPECT_THAT(Rows(result.events), ElementsAreArray(ExpectedRows()));
 }
 
-TEST_F(StreamCallTest, CallIdCanBeReusedOnceTheCallEnded) {
+TEST_F(StreamCallTest, CallIdCanBeReusedOnceItsRetentionPassed) {
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-1", "agent-042")).status.ok());
+  // Reuse is refused while the ended call is retained for resume...
+  CallResult refused = RunCall(stub_.get(), EscalatedCall("call-1", "agent-042"));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(refused.status.error_message(),
+              AllOf(HasSubstr("start.call_id 'call-1'"), HasSubstr("retained"),
+                    HasSubstr("2023-11-14T22:23:20Z"), HasSubstr("--resume_retention")));
+  // ... (the retained buffer still holds the first call only) ...
+  v1::WatchAgentRequest resume;
+  resume.set_agent_id("agent-042");
+  resume.add_resume()->set_call_id("call-1");
+  auto desktop = Watcher::Agent(stub_.get(), resume);
+  ASSERT_TRUE(desktop->WaitForReport("call-1"));
+  EXPECT_THAT(Rows(desktop->events()), ElementsAreArray(ExpectedRows()));
+  desktop->Cancel();
+  // ... and allowed once --resume_retention (10m by default) has passed,
+  // even before a sweep forgot it.
+  clock_.Advance(absl::Minutes(10));
   CallResult again = RunCall(stub_.get(), EscalatedCall("call-1", "agent-042"));
   ASSERT_TRUE(again.status.ok()) << again.status.error_message();
   EXPECT_THAT(Rows(again.events), ElementsAreArray(ExpectedRows()));
+}
+
+TEST_F(StreamCallTest, LanguageDefaultsToEnUsAndIsRecordedInTheReport) {
+  CallResult plain = RunCall(stub_.get(), EscalatedCall("call-en", "agent-042"));
+  ASSERT_TRUE(plain.status.ok());
+  EXPECT_EQ(plain.events.back().report().language(), "en-US");
+
+  std::vector<v1::CallEvent> call = EscalatedCall("call-fr", "agent-042");
+  call.front().mutable_start()->set_language("fr-CA");
+  CallResult french = RunCall(stub_.get(), call);
+  ASSERT_TRUE(french.status.ok());
+  EXPECT_EQ(french.events.back().report().language(), "fr-CA");
+
+  v1::ReviewCallRequest request;
+  *request.mutable_start() = StartEvent("review-de", "agent-042").start();
+  request.mutable_start()->set_language("de-DE");
+  grpc::ClientContext context;
+  v1::ReviewCallResponse response;
+  ASSERT_TRUE(stub_->ReviewCall(&context, request, &response).ok());
+  EXPECT_EQ(response.report().language(), "de-DE");
 }
 
 TEST_F(StreamCallTest, ManyConcurrentCallsEachGetTheirOwnEvents) {
@@ -227,7 +258,7 @@ TEST_F(StreamCallTest, ReviewCallIsNotSeenByDesktops) {
   watch.set_agent_id("agent-042");
   auto desktop = Watcher::Agent(stub_.get(), watch);
   ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("agent-042").size() == 1;
+    return server_.server().registry().AgentSubscriberDrops("", "agent-042").size() == 1;
   }));
   v1::ReviewCallRequest request;
   *request.mutable_start() = StartEvent("review-1", "agent-042").start();

@@ -17,13 +17,6 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::vector<EventRow> ExpectedRows() {
-  const EngineRun& run = EscalatedCallEngineRun();
-  std::vector<EventRow> rows = Rows(run.events);
-  rows.push_back({run.report_seq, "report", ""});
-  return rows;
-}
-
 size_t AlertsPerEscalatedCall() {
   size_t n = 0;
   for (const auto& e : EscalatedCallEngineRun().events) n += server::IsAlert(e) ? 1 : 0;
@@ -43,7 +36,7 @@ class SubscribersTest : public ::testing::Test {
 
   bool AgentSubscribers(const std::string& agent_id, size_t n) {
     return Eventually([&] {
-      return server_.server().registry().AgentSubscriberDrops(agent_id).size() == n;
+      return server_.server().registry().AgentSubscriberDrops("", agent_id).size() == n;
     });
   }
 
@@ -236,7 +229,7 @@ TEST_F(SlowSubscriberTest, NeverReadingDesktopDoesNotStallThePipelineAndItsDrops
   }
   EXPECT_EQ(fast->events().size(), kCalls * ExpectedRows().size());
 
-  std::vector<uint64_t> drops = server_.server().registry().AgentSubscriberDrops("agent-042");
+  std::vector<uint64_t> drops = server_.server().registry().AgentSubscriberDrops("", "agent-042");
   ASSERT_EQ(drops.size(), 2u);
   EXPECT_GT(drops[0] + drops[1], 0u);
   EXPECT_TRUE(drops[0] == 0 || drops[1] == 0);  // only the slow one drops
@@ -244,6 +237,53 @@ TEST_F(SlowSubscriberTest, NeverReadingDesktopDoesNotStallThePipelineAndItsDrops
 
   slow_context.TryCancel();
   (void)slow->Finish();
+}
+
+// Replay on connect does not go through the live queue's limit.
+class SmallQueueTest : public SubscribersTest {
+ protected:
+  static server::Server::Options Options(FakeClock* clock) {
+    server::Server::Options options = TestServer::DefaultOptions(clock);
+    options.limits.subscriber_queue = 4;  // far fewer than one call's events
+    return options;
+  }
+  SmallQueueTest() : SubscribersTest(Options(&clock_)) {}
+};
+
+TEST_F(SmallQueueTest, ResumeReplaysEveryBufferedEventBeyondTheLiveQueue) {
+  ASSERT_GT(ExpectedRows().size(), 4u);
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-1", "agent-042")).status.ok());
+  v1::WatchAgentRequest resume = WatchRequest("agent-042");
+  v1::ResumePoint* point = resume.add_resume();
+  point->set_call_id("call-1");
+  point->set_last_seq(0);
+  auto desktop = Watcher::Agent(stub_.get(), resume);
+  ASSERT_TRUE(desktop->WaitForReport("call-1"));
+  EXPECT_THAT(Rows(desktop->events()), ElementsAreArray(ExpectedRows()));
+  EXPECT_THAT(server_.server().registry().AgentSubscriberDrops("", "agent-042"),
+              ElementsAreArray({0u}));
+}
+
+TEST_F(SmallQueueTest, LateJoinToALiveCallGetsEveryEventBeyondTheLiveQueue) {
+  const EngineRun& run = EscalatedCallEngineRun();
+  ASSERT_GT(run.segment_events, 4u);
+  // The end-of-call batch (reminders and the report) fits the live queue.
+  ASSERT_LE(ExpectedRows().size() - run.segment_events, 4u);
+  std::vector<v1::CallEvent> call = EscalatedCall("call-1", "agent-042");
+  call.pop_back();  // `end` comes after the desktop joined
+  CallClient pipeline(stub_.get());
+  ASSERT_TRUE(pipeline.SendAll(call));
+  ASSERT_TRUE(pipeline.WaitForEvents(run.segment_events));
+
+  // Joins late, with no ResumePoint: the whole buffer is replayed.
+  auto desktop = Watcher::Agent(stub_.get(), WatchRequest("agent-042"));
+  ASSERT_TRUE(desktop->WaitForEvents(run.segment_events));
+  ASSERT_TRUE(pipeline.Send(EndEvent()));
+  ASSERT_TRUE(pipeline.Finish().ok());
+  ASSERT_TRUE(desktop->WaitForReport("call-1"));
+  EXPECT_THAT(Rows(desktop->events()), ElementsAreArray(ExpectedRows()));
+  EXPECT_THAT(server_.server().registry().AgentSubscriberDrops("", "agent-042"),
+              ElementsAreArray({0u}));
 }
 
 }  // namespace

@@ -204,7 +204,7 @@ TEST(Authenticate, TwoAuthorizationHeadersAreRejected) {
 TEST(Authorize, AuthOffAllowsEverything) {
   const std::optional<Principal> off;
   EXPECT_TRUE(AuthorizeStreamCall(off, "any").ok());
-  EXPECT_TRUE(AuthorizeWatchAgent(off, "any").ok());
+  EXPECT_TRUE(AuthorizeWatchAgent(off, "", "any").ok());
   EXPECT_TRUE(AuthorizeWatchAlerts(off, "any").ok());
   EXPECT_TRUE(AuthorizeReviewCall(off, "any").ok());
   EXPECT_TRUE(AuthorizeAdmin(off).ok());
@@ -213,7 +213,7 @@ TEST(Authorize, AuthOffAllowsEverything) {
 TEST(Authorize, AdminMayDoEverything) {
   const std::optional<Principal> admin = P(Role::kAdmin, "");
   EXPECT_TRUE(AuthorizeStreamCall(admin, "acme").ok());
-  EXPECT_TRUE(AuthorizeWatchAgent(admin, "agent-7").ok());
+  EXPECT_TRUE(AuthorizeWatchAgent(admin, "", "agent-7").ok());
   EXPECT_TRUE(AuthorizeWatchAlerts(admin, "acme").ok());
   EXPECT_TRUE(AuthorizeReviewCall(admin, "acme").ok());
   EXPECT_TRUE(AuthorizeAdmin(admin).ok());
@@ -228,7 +228,7 @@ TEST(Authorize, PipelineStreamsAndReviewsOnlyItsTenant) {
                        AllOf(HasSubstr("tenant 'globex'"), HasSubstr("'acme'"))));
   EXPECT_THAT(AuthorizeStreamCall(pipeline, ""),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("tenant")));
-  EXPECT_THAT(AuthorizeWatchAgent(pipeline, "agent-7"),
+  EXPECT_THAT(AuthorizeWatchAgent(pipeline, "", "agent-7"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("agent_id 'agent-7'")));
   EXPECT_THAT(AuthorizeWatchAlerts(pipeline, "acme"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("tenant 'acme'")));
@@ -238,8 +238,8 @@ TEST(Authorize, PipelineStreamsAndReviewsOnlyItsTenant) {
 
 TEST(Authorize, DesktopWatchesOnlyItsOwnAgent) {
   const std::optional<Principal> desktop = P(Role::kDesktop, "agent-7");
-  EXPECT_TRUE(AuthorizeWatchAgent(desktop, "agent-7").ok());
-  EXPECT_THAT(AuthorizeWatchAgent(desktop, "agent-8"),
+  EXPECT_TRUE(AuthorizeWatchAgent(desktop, "", "agent-7").ok());
+  EXPECT_THAT(AuthorizeWatchAgent(desktop, "", "agent-8"),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        AllOf(HasSubstr("WatchAgent"), HasSubstr("agent_id 'agent-8'"),
                              HasSubstr("agent_id 'agent-7'"))));
@@ -261,10 +261,50 @@ TEST(Authorize, SupervisorWatchesAlertsAndReviewsButNotDesktops) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("tenant 'globex'")));
   EXPECT_THAT(AuthorizeReviewCall(supervisor, "globex"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("tenant 'globex'")));
-  EXPECT_THAT(AuthorizeWatchAgent(supervisor, "agent-7"),
+  EXPECT_THAT(AuthorizeWatchAgent(supervisor, "", "agent-7"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("agent_id 'agent-7'")));
   EXPECT_THAT(AuthorizeStreamCall(supervisor, "acme"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("StreamCall")));
+}
+
+TEST(Authorize, TenantScopedDesktopWatchesOnlyItsAgentOfItsTenant) {
+  const std::optional<Principal> desktop = P(Role::kDesktop, "acme/agent-7");
+  EXPECT_TRUE(AuthorizeWatchAgent(desktop, "acme", "agent-7").ok());
+  EXPECT_THAT(AuthorizeWatchAgent(desktop, "globex", "agent-7"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr("tenant 'globex'"), HasSubstr("'acme/agent-7'"))));
+  EXPECT_THAT(AuthorizeWatchAgent(desktop, "", "agent-7"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("tenant ''")));
+  EXPECT_THAT(AuthorizeWatchAgent(desktop, "acme", "agent-8"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("agent_id 'agent-8'")));
+  // A plain agent_id scope is an agent of the default tenant "".
+  EXPECT_THAT(AuthorizeWatchAgent(P(Role::kDesktop, "agent-7"), "acme", "agent-7"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("tenant 'acme'")));
+}
+
+TEST(TenantOrDefault, OmittedTenantIsTheTokensTenantOrTheDefaultTenant) {
+  EXPECT_EQ(TenantOrDefault(std::nullopt, ""), "");
+  EXPECT_EQ(TenantOrDefault(std::nullopt, "acme"), "acme");
+  EXPECT_EQ(TenantOrDefault(P(Role::kAdmin, ""), ""), "");
+  EXPECT_EQ(TenantOrDefault(P(Role::kPipeline, "acme"), ""), "acme");
+  EXPECT_EQ(TenantOrDefault(P(Role::kPipeline, "acme"), "globex"), "globex");
+  EXPECT_EQ(TenantOrDefault(P(Role::kSupervisor, "acme"), ""), "acme");
+  EXPECT_EQ(TenantOrDefault(P(Role::kDesktop, "acme/agent-7"), ""), "acme");
+  EXPECT_EQ(TenantOrDefault(P(Role::kDesktop, "agent-7"), ""), "");
+  EXPECT_EQ(DesktopAgentId(P(Role::kDesktop, "acme/agent-7")), "agent-7");
+  EXPECT_EQ(DesktopAgentId(P(Role::kDesktop, "agent-7")), "agent-7");
+}
+
+TEST(TokenStore, DesktopScopeNeedsBothTenantAndAgentAroundTheSlash) {
+  std::unique_ptr<TokenStore> store = ParseOrDie("abcdefghijklmnopq desktop acme/agent-7\n");
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(PrincipalTenant(*store->Find("abcdefghijklmnopq")), "acme");
+  for (const char* scope : {"acme/", "/agent-7"}) {
+    EXPECT_THAT(TokenStore::Parse(absl::StrCat("abcdefghijklmnopq desktop ", scope, "\n"), "t.txt"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("t.txt:1:"), HasSubstr("tenant/agent_id"))))
+        << scope;
+  }
 }
 
 TEST(RoleName, NamesEveryRole) {
