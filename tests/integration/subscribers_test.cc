@@ -1,6 +1,7 @@
 // WatchAgent and WatchAlerts: resume after a disconnect, retention, isolation
 // between agents, alert filtering, and slow subscribers.
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -194,6 +195,41 @@ TEST_F(SubscribersTest, AlertsAreFilteredByTenantAndAgent) {
                             (e.has_reminder() &&
                              e.reminder().trigger_kind() == v1::RULE_KIND_ESCALATION);
     EXPECT_TRUE(escalation) << e.ShortDebugString();
+  }
+}
+
+TEST_F(SubscribersTest, ReminderMissedAfterAnEscalationReachesSupervisors) {
+  v1::WatchAlertsRequest request;
+  request.set_tenant("acme");
+  auto supervisor = Watcher::Alerts(stub_.get(), request);
+  ASSERT_TRUE(Eventually([&] { return server_.server().registry().Subscribers().size() == 1; }));
+
+  // The customer threatens the FCC; the agent never de-escalates.
+  CallResult call = RunCall(
+      stub_.get(), {StartEvent("legal-1", "agent-1", "acme"),
+                    SegmentEvent("c1", v1::SPEAKER_CUSTOMER,
+                                 "I'm going to report you to the FCC.", true, 0, 2000),
+                    SegmentEvent("a1", v1::SPEAKER_AGENT, "What is your account number?", true,
+                                 3000, 5000),
+                    EndEvent()});
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+  std::vector<v1::CoachEvent> reminders;
+  for (const auto& e : call.events) {
+    if (e.has_reminder() && e.reminder().trigger_kind() == v1::RULE_KIND_ESCALATION) {
+      reminders.push_back(e);
+    }
+  }
+  ASSERT_FALSE(reminders.empty());
+  // The supervisor gets the threat and every reminder it led to, same seq.
+  ASSERT_TRUE(supervisor->WaitForEvents(1 + reminders.size()));
+  const std::vector<v1::CoachEvent> alerts = supervisor->events();
+  EXPECT_TRUE(alerts.front().has_nudge());
+  EXPECT_EQ(alerts.front().nudge().category(), "legal_threat");
+  for (const auto& reminder : reminders) {
+    EXPECT_TRUE(std::any_of(alerts.begin(), alerts.end(), [&](const v1::CoachEvent& alert) {
+      return alert.has_reminder() && alert.seq() == reminder.seq() &&
+             alert.reminder().rule_id() == reminder.reminder().rule_id();
+    })) << reminder.ShortDebugString();
   }
 }
 
