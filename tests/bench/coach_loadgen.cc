@@ -122,6 +122,9 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed of the number of interims (1-3) sent before e
 namespace coach::loadgen {
 namespace {
 
+// Every simulated call and desktop belongs to this tenant.
+constexpr char kTenant[] = "loadgen";
+
 using Clock = std::chrono::steady_clock;
 
 int64_t NowNs() {
@@ -380,7 +383,7 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
     v1::CallStart* start = start_.mutable_start();
     start->set_call_id(call_id_);
     start->set_agent_id(std::move(agent_id));
-    start->set_tenant("loadgen");
+    start->set_tenant(kTenant);
     end_.mutable_end()->set_reason("loadgen");
     call_times->Put(call_id_, times_);
   }
@@ -579,6 +582,7 @@ class Desktop final : public grpc::ClientReadReactor<v1::CoachEvent> {
  public:
   void Start(v1::CoachService::Stub* stub, const std::string& agent_id) {
     request_.set_agent_id(agent_id);
+    request_.set_tenant(kTenant);  // calls and desktops meet only within a tenant
     stub->async()->WatchAgent(&context_, &request_, this);
     StartRead(&in_);
     StartCall();
