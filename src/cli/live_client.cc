@@ -3,22 +3,48 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cli/commands.h"
 #include "coach/v1/coach.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "transcripts/jsonl_reader.h"
 
+ABSL_FLAG(double, speed, 1.0,
+          "simulate: pace segments at this multiple of real time; 0 sends at once.");
+ABSL_FLAG(std::string, call_id_suffix, "",
+          "simulate: appended to each call_id (coachd refuses an id it still retains).");
+ABSL_FLAG(std::string, agent, "", "watch: the agent_id to follow.");
+ABSL_FLAG(int64_t, max_events, 0, "watch: stop after this many events; 0 follows forever.");
+
 namespace coach::cli {
 namespace {
+
+// --server and the credentials flags; nullopt (after a message) without --server.
+std::optional<ServerConnection> ServerFromFlags(const std::string& command) {
+  ServerConnection server;
+  server.address = absl::GetFlag(FLAGS_server);
+  server.token = absl::GetFlag(FLAGS_token);
+  server.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
+  server.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  server.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  if (server.address.empty()) {
+    std::cerr << "coachctl " << command << ": --server is required\n";
+    return std::nullopt;
+  }
+  return server;
+}
 
 bool ReadPem(const std::string& path, std::string* out, std::ostream& err) {
   if (path.empty()) return true;
@@ -202,6 +228,28 @@ int Watch(const ServerConnection& server, const std::string& agent_id, int64_t m
         return 1;
     }
   }
+}
+
+int RunSimulate(const std::vector<std::string>& args) {
+  std::optional<ServerConnection> server = ServerFromFlags("simulate");
+  if (!server.has_value()) return kExitUsage;
+  if (args.size() != 1 || absl::GetFlag(FLAGS_speed) < 0) {
+    std::cerr << "coachctl simulate: give one FILE and a --speed of 0 or more\n";
+    return kExitUsage;
+  }
+  return Simulate(*server, args[0], absl::GetFlag(FLAGS_speed),
+                  absl::GetFlag(FLAGS_call_id_suffix), std::cout, std::cerr);
+}
+
+int RunWatch(const std::vector<std::string>& args) {
+  std::optional<ServerConnection> server = ServerFromFlags("watch");
+  if (!server.has_value()) return kExitUsage;
+  if (absl::GetFlag(FLAGS_agent).empty() || !args.empty()) {
+    std::cerr << "coachctl watch: --agent is required and takes no arguments\n";
+    return kExitUsage;
+  }
+  return Watch(*server, absl::GetFlag(FLAGS_agent), absl::GetFlag(FLAGS_max_events), std::cout,
+               std::cerr);
 }
 
 }  // namespace coach::cli
