@@ -565,10 +565,20 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
     if (finish_called_ || closing_ || broken_) return false;
     if (out_.waiting_regular() >= static_cast<size_t>(std::max(env_.limits.subscriber_queue, 1))) {
       ++dropped_;
+      ++undelivered_drops_;
       if (env_.metrics != nullptr) env_.metrics->QueueDropped(kind_name(), 1);
       return false;
     }
-    out_.Add(event);
+    if (undelivered_drops_ > 0) {
+      // The next event this subscriber gets says how many it missed; a copy,
+      // because the shared event goes to other subscribers unchanged.
+      auto marked = std::make_shared<v1::CoachEvent>(*event);
+      marked->set_dropped_before(undelivered_drops_);
+      undelivered_drops_ = 0;
+      out_.Add(std::move(marked));
+    } else {
+      out_.Add(event);
+    }
     return !out_.writing();
   }
 
@@ -685,6 +695,8 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
   std::string agent_id_ ABSL_GUARDED_BY(mu_);
   OutboundQueue out_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  // Drops not yet reported in an event's dropped_before.
+  uint64_t undelivered_drops_ ABSL_GUARDED_BY(mu_) = 0;
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;

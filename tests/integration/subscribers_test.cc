@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -273,6 +274,62 @@ TEST_F(SlowSubscriberTest, NeverReadingDesktopDoesNotStallThePipelineAndItsDrops
 
   slow_context.TryCancel();
   (void)slow->Finish();
+}
+
+TEST_F(SlowSubscriberTest, SubscriberThatFellBehindIsToldHowManyEventsItMissed) {
+  // A supervisor on a tiny receive window that does not read at first.
+  grpc::ChannelArguments tiny_window;
+  tiny_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  tiny_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  auto slow_stub = v1::CoachService::NewStub(server_.NewChannel(tiny_window));
+  grpc::ClientContext context;
+  v1::WatchAlertsRequest request;
+  request.set_tenant("acme");
+  auto supervisor = slow_stub->WatchAlerts(&context, request);
+  ASSERT_TRUE(Eventually([&] { return server_.server().registry().Subscribers().size() == 1; }));
+
+  const size_t per_call = AlertsPerEscalatedCall();
+  constexpr size_t kCalls = 40;
+  for (size_t i = 0; i < kCalls; ++i) {
+    const std::string id = "call-" + std::to_string(i);
+    ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall(id, "agent-1", "acme")).status.ok()) << id;
+  }
+  const double dropped = MetricValue(server_.Scrape(), "coachd_queue_dropped_events_total",
+                                     {"kind=\"alerts\""});
+  ASSERT_GT(dropped, 0);
+
+  // Now it reads everything.
+  absl::Mutex mu;
+  size_t received = 0;
+  uint64_t reported = 0;
+  std::thread reader([&] {
+    v1::CoachEvent event;
+    while (supervisor->Read(&event)) {
+      absl::MutexLock lock(&mu);
+      ++received;
+      reported += event.dropped_before();
+    }
+  });
+  auto accounted = [&](size_t calls) {
+    absl::MutexLock lock(&mu);
+    return received + static_cast<size_t>(dropped) == calls * per_call;
+  };
+  // Every alert that was not dropped arrives ...
+  EXPECT_TRUE(Eventually([&] { return accounted(kCalls); }));
+  // ... and the next one carries the count of those that were, if the last
+  // drops came after the last delivered event.
+  ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-last", "agent-1", "acme")).status.ok());
+  EXPECT_TRUE(Eventually([&] { return accounted(kCalls + 1); }));
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(static_cast<double>(reported), dropped);
+  }
+  EXPECT_EQ(MetricValue(server_.Scrape(), "coachd_queue_dropped_events_total",
+                        {"kind=\"alerts\""}),
+            dropped);
+  context.TryCancel();
+  reader.join();
+  (void)supervisor->Finish();
 }
 
 // Replay on connect does not go through the live queue's limit.
