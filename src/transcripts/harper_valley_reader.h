@@ -7,8 +7,13 @@
 // human correction can be read, which lets tests measure robustness to STT
 // errors on the same call.
 //
-// Errors are kInvalidArgument naming the file and segment. Stateless and
-// thread-safe.
+// Fields may be missing or null (defaults: 0, ""); integers may be written as
+// strings, as protobuf's JSON mapping allows. Times must lie in
+// [0, engine::kMaxCallTimeMs / 2]. Segment ids are the segments' `index`.
+//
+// Errors are kInvalidArgument naming the file and the JSON path
+// ("f.json: $[3].speaker_role: segment 4: ..."), or file:line:column for
+// invalid JSON. Stateless and thread-safe.
 
 #ifndef COACHD_TRANSCRIPTS_HARPER_VALLEY_READER_H_
 #define COACHD_TRANSCRIPTS_HARPER_VALLEY_READER_H_

@@ -1,14 +1,12 @@
 #include "transcripts/jsonl_reader.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "coach/v1/transcript.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "transcripts/reader_util.h"
 
 namespace coach::transcripts {
 
@@ -48,9 +46,8 @@ absl::StatusOr<std::vector<RecordedCall>> ParseJsonl(absl::string_view file_name
     if (call.agent_id.empty()) call.agent_id = parsed.agent_id();
     if (call.tenant.empty()) call.tenant = parsed.tenant();
     engine::Segment segment;
-    segment.segment_id = parsed.segment_id().empty()
-                             ? absl::StrCat(call.segments.size() + 1)
-                             : parsed.segment_id();
+    segment.segment_id =
+        parsed.segment_id().empty() ? absl::StrCat(call.segments.size() + 1) : parsed.segment_id();
     segment.speaker = *speaker;
     segment.text = parsed.text();
     segment.is_final = !parsed.has_is_final() || parsed.is_final();
@@ -66,11 +63,9 @@ absl::StatusOr<std::vector<RecordedCall>> ParseJsonl(absl::string_view file_name
 }
 
 absl::StatusOr<std::vector<RecordedCall>> ReadJsonlFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open transcript '", path, "'"));
-  std::stringstream content;
-  content << in.rdbuf();
-  return ParseJsonl(path, content.str());
+  auto content = internal::ReadFileToString(path);
+  if (!content.ok()) return content.status();
+  return ParseJsonl(path, *content);
 }
 
 }  // namespace coach::transcripts
