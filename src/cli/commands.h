@@ -20,6 +20,7 @@ ABSL_DECLARE_FLAG(std::string, token);
 ABSL_DECLARE_FLAG(std::string, tls_ca);
 ABSL_DECLARE_FLAG(std::string, tls_cert);
 ABSL_DECLARE_FLAG(std::string, tls_key);
+ABSL_DECLARE_FLAG(bool, json);
 
 namespace coach::cli {
 
@@ -28,6 +29,7 @@ inline constexpr int kExitFindings = 1;  // lint errors, failed tests, unreadabl
 inline constexpr int kExitUsage = 2;
 
 int RunLint(const std::vector<std::string>& args);      // lint.cc
+int RunTest(const std::vector<std::string>& args);      // test_command.cc
 int RunReplay(const std::vector<std::string>& args);    // replay.cc
 int RunSimulate(const std::vector<std::string>& args);  // live_client.cc
 int RunWatch(const std::vector<std::string>& args);     // live_client.cc

@@ -3,17 +3,23 @@
 // The parts of coachctl that talk to a running coachd over gRPC:
 //
 //   Simulate  plays a recorded call (coachd JSON Lines) into StreamCall the way
-//             an STT pipeline does, paced by the segments' start times scaled
-//             by `speed` (0: as fast as possible), and prints every CoachEvent
-//             it gets back.
+//             an STT pipeline does and prints every CoachEvent it gets back
+//             (one JSON object per line, snake_case field names). A final
+//             segment whose words carry timings (one per whitespace-separated
+//             word of its text) is sent first as interim hypotheses, growing
+//             by one word at each word's end time, then as the final at the
+//             segment's end. Pacing follows call time scaled by `speed`
+//             (0: as fast as possible, in the same order).
 //   Watch     is a desktop: it follows WatchAgent for one agent and prints
 //             every event; when the stream breaks it reconnects with the last
 //             (call_id, seq) it saw of each call, so nothing is missed or
-//             printed twice.
+//             printed twice. Its text view (WatchView::kText) shows each
+//             nudge as one or two lines colored by kind, and each call's
+//             report as a one-line scorecard; the JSON view prints the events
+//             as JSON lines.
 //
-// Events are printed one JSON object per line, with the proto's snake_case
-// field names. Each function returns a process exit code (0 ok, 1 failure) and
-// writes errors to `err`. Not thread-safe; one call at a time.
+// Each function returns a process exit code (0 ok, 1 failure) and writes
+// errors to `err`. Not thread-safe; one call at a time.
 
 #ifndef COACHD_CLI_LIVE_CLIENT_H_
 #define COACHD_CLI_LIVE_CLIENT_H_
@@ -32,15 +38,33 @@ struct ServerConnection {
   std::string tls_key_file;
 };
 
-// `call_id_suffix` is appended to every call_id of the file: coachd keeps an
-// ended call's id for --resume_retention, so playing a file again needs new ids.
-int Simulate(const ServerConnection& server, const std::string& file, double speed,
-             const std::string& call_id_suffix, std::ostream& out, std::ostream& err);
+struct SimulateOptions {
+  double speed = 1.0;  // multiple of real time; 0: no pacing
+  // Appended to every call_id of the file: coachd keeps an ended call's id
+  // for --resume_retention, so playing a file again needs new ids.
+  std::string call_id_suffix;
+  // Send interim hypotheses built from word timings before each final.
+  bool interims = true;
+};
 
-// Stops after `max_events` events (0: never) or when the server refuses the
-// subscription (auth, limits).
-int Watch(const ServerConnection& server, const std::string& agent_id, int64_t max_events,
-          std::ostream& out, std::ostream& err);
+int Simulate(const ServerConnection& server, const std::string& file,
+             const SimulateOptions& options, std::ostream& out, std::ostream& err);
+
+enum class WatchView {
+  kJson,  // one CoachEvent per line, as JSON
+  kText,  // for people: colored nudges, a scorecard line per call
+};
+
+struct WatchOptions {
+  WatchView view = WatchView::kJson;
+  bool color = false;  // ANSI colors in the text view
+  // Stop after this many events (0: never). Watch also stops when the server
+  // refuses the subscription (auth, limits).
+  int64_t max_events = 0;
+};
+
+int Watch(const ServerConnection& server, const std::string& agent_id,
+          const WatchOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace coach::cli
 

@@ -176,6 +176,175 @@ std::unique_ptr<RE2> CompileCombined(const std::string& regex, const RuleSpec& r
   return re;
 }
 
+// One way of saying a phrase, written out from its syntax: `typed` keeps the
+// author's characters as they are ("[un]happy" -> "unhappy"), `spaced` puts a
+// space around every group, the way the phrase compiler reads it ("un happy").
+// '*' stands for one word, '...' for none.
+struct Spelling {
+  std::string typed;
+  std::string spaced;
+};
+
+// Enumerates the spellings of a phrase that compiled, choosing each
+// alternative and each optional part in turn, up to `limit` spellings.
+class Speller {
+ public:
+  Speller(absl::string_view phrase, size_t limit) : phrase_(phrase), limit_(limit) {}
+
+  std::vector<Spelling> All() {
+    std::vector<Spelling> out = Sequence();
+    return out;
+  }
+
+ private:
+  static bool IsSpecial(char c) {
+    return c == '[' || c == ']' || c == '(' || c == ')' || c == '|' || c == '*';
+  }
+  bool AtEllipsis() const { return phrase_.substr(pos_, 3) == "..."; }
+
+  std::vector<Spelling> Sequence() {
+    std::vector<Spelling> out = {Spelling{}};
+    while (pos_ < phrase_.size()) {
+      const char c = phrase_[pos_];
+      if (c == ']' || c == ')' || c == '|') break;
+      std::vector<Spelling> item;
+      if (c == '[' || c == '(') {
+        ++pos_;
+        const char close = c == '[' ? ']' : ')';
+        if (c == '[') item.push_back(Spelling{"", " "});
+        for (;;) {
+          for (Spelling& branch : Sequence()) {
+            item.push_back(Spelling{branch.typed, absl::StrCat(" ", branch.spaced, " ")});
+          }
+          if (pos_ < phrase_.size() && phrase_[pos_] == '|') {
+            ++pos_;
+            continue;
+          }
+          if (pos_ < phrase_.size() && phrase_[pos_] == close) ++pos_;
+          break;
+        }
+      } else if (c == '*') {
+        ++pos_;
+        item.push_back(Spelling{" something ", " something "});
+      } else if (AtEllipsis()) {
+        pos_ += 3;
+        item.push_back(Spelling{" ", " "});
+      } else {
+        const size_t begin = pos_;
+        while (pos_ < phrase_.size() && !IsSpecial(phrase_[pos_]) && !AtEllipsis()) ++pos_;
+        const std::string text(phrase_.substr(begin, pos_ - begin));
+        item.push_back(Spelling{text, text});
+      }
+      std::vector<Spelling> next;
+      for (const Spelling& head : out) {
+        for (const Spelling& tail : item) {
+          if (next.size() >= limit_) break;
+          next.push_back(Spelling{head.typed + tail.typed, head.spaced + tail.spaced});
+        }
+      }
+      out = std::move(next);
+    }
+    return out;
+  }
+
+  absl::string_view phrase_;
+  size_t limit_;
+  size_t pos_ = 0;
+};
+
+// The words of a phrase that normalization drops (fillers such as "um"): they
+// are removed from speech too, so the phrase silently matches without them.
+std::vector<std::string> DroppedWords(absl::string_view phrase) {
+  std::vector<std::string> dropped;
+  std::string word;
+  auto flush = [&] {
+    if (!word.empty() && NormalizeToString(word).empty()) dropped.push_back(word);
+    word.clear();
+  };
+  for (char c : phrase) {
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (letter) {
+      word.push_back(c);
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return dropped;
+}
+
+// Warns about phrases of rule `r` that can never match, or never fire, in
+// speech: a spelling whose normalized form the phrase does not match (a group
+// glued to a word: "[un]happy" only matches "un happy"), a phrase every
+// spelling of which the rule's `unless` cancels, and filler words that
+// normalization drops. Decided over the phrase's spellings, at most
+// kMaxSpellings of them.
+void CheckPhrasesCanMatch(const RuleSet& set, int r, DiagnosticSink* sink) {
+  constexpr size_t kMaxSpellings = 64;
+  const CompiledRule& compiled = set.rules()[r];
+  const RuleSpec& rule = compiled.spec;
+  if (compiled.regex == nullptr) return;
+  NormalizedText normalized;
+  std::vector<MatchSpan> spans;
+  for (const LocatedText& phrase : rule.phrases) {
+    absl::StatusOr<CompiledPhrase> alone = CompilePhrase(phrase.text);
+    if (!alone.ok()) continue;
+    const RE2 re(alone->regex, RegexOptions(int64_t{1} << 20));
+    if (!re.ok()) continue;
+    for (const std::string& word : DroppedWords(phrase.text)) {
+      sink->Warning(phrase.location, rule.id,
+                    absl::StrCat("phrase ", Quoted(phrase.text), ": \"", word,
+                                 "\" is a filler that normalization removes from speech and "
+                                 "phrases alike, so the phrase matches without it"));
+    }
+    const std::vector<Spelling> spellings = Speller(phrase.text, kMaxSpellings).All();
+    const Spelling* unmatched = nullptr;
+    std::string unmatched_reads;
+    size_t unmatched_count = 0;
+    size_t cancelled = 0;
+    const Spelling* first_cancelled = nullptr;
+    for (const Spelling& spelling : spellings) {
+      Normalize(spelling.typed, &normalized);
+      if (!RE2::PartialMatch(normalized.text, re)) {
+        if (unmatched == nullptr) {
+          unmatched = &spelling;
+          unmatched_reads = NormalizeToString(spelling.typed);
+        }
+        ++unmatched_count;
+        continue;
+      }
+      spans.clear();
+      set.FindInUtterance(r, normalized.text, &spans);
+      if (spans.empty()) {
+        if (first_cancelled == nullptr) first_cancelled = &spelling;
+        ++cancelled;
+      }
+    }
+    if (unmatched != nullptr) {
+      const std::string expects = NormalizeToString(unmatched->spaced);
+      const bool glued = expects != unmatched_reads;
+      sink->Warning(
+          phrase.location, rule.id,
+          absl::StrCat(
+              "phrase ", Quoted(phrase.text),
+              unmatched_count == spellings.size() ? " can never match after normalization: "
+                                                  : ": one way of saying it can never match: ",
+              "speech \"", unmatched->typed, "\" reads \"", unmatched_reads, "\"",
+              glued ? absl::StrCat(", but the phrase expects \"", expects,
+                                   "\": brackets and parentheses always separate words, so "
+                                   "write each alternative as whole words")
+                    : ", which the phrase does not match"));
+    }
+    if (cancelled > 0 && cancelled + unmatched_count == spellings.size()) {
+      sink->Warning(phrase.location, rule.id,
+                    absl::StrCat("phrase ", Quoted(phrase.text),
+                                 " can never fire: the rule's unless cancels every way of "
+                                 "saying it (e.g. \"",
+                                 NormalizeToString(first_cancelled->typed), "\")"));
+    }
+  }
+}
+
 }  // namespace
 
 absl::Status CandidatesFromSetMatch(bool matched, const RE2::Set::ErrorInfo& error,
@@ -220,7 +389,13 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
 
   absl::flat_hash_map<std::string, SourceLocation> first_definition;
   absl::flat_hash_set<std::string> categories;
-  absl::flat_hash_map<std::string, std::string> phrase_owner;
+  struct PhraseOwner {
+    std::string rule_id;
+    SpeakerScope speaker;
+    std::string text;
+    SourceLocation location;
+  };
+  absl::flat_hash_map<std::string, std::vector<PhraseOwner>> phrase_owners;  // by regex
   for (RuleSpec& rule : spec.rules) {
     if (!IsIdentifier(rule.id, "._-")) {
       sink.Error(rule.location, rule.id,
@@ -247,13 +422,30 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     if (rule.counter_examples.empty()) {
       sink.Warning(rule.location, rule.id, "rule has no counter-examples");
     }
+    // Two phrases are the same when they compile to the same regex ("I'm
+    // sorry" = "i am sorry"); they clash when the rules listen to a common
+    // speaker, since then one utterance fires both.
     for (const LocatedText& phrase : rule.phrases) {
-      auto [it, inserted] = phrase_owner.emplace(NormalizeToString(phrase.text), rule.id);
-      if (!inserted && it->second != rule.id) {
-        sink.Warning(phrase.location, rule.id,
-                     absl::StrCat("phrase ", Quoted(phrase.text), " is also a phrase of rule ",
-                                  it->second));
+      absl::StatusOr<CompiledPhrase> compiled_phrase = CompilePhrase(phrase.text);
+      if (!compiled_phrase.ok()) continue;  // reported below
+      std::vector<PhraseOwner>& owners = phrase_owners[compiled_phrase->regex];
+      for (const PhraseOwner& owner : owners) {
+        if (owner.rule_id == rule.id) {
+          sink.Warning(phrase.location, rule.id,
+                       absl::StrCat("phrase ", Quoted(phrase.text), " repeats phrase ",
+                                    Quoted(owner.text), " of the same rule"));
+          break;
+        }
+        if (owner.speaker == SpeakerScope::kAny || rule.speaker == SpeakerScope::kAny ||
+            owner.speaker == rule.speaker) {
+          sink.Warning(phrase.location, rule.id,
+                       absl::StrCat("phrase ", Quoted(phrase.text), " is also a phrase of rule ",
+                                    owner.rule_id, " (", owner.location.ToString(),
+                                    "): the same words fire both rules"));
+          break;
+        }
       }
+      owners.push_back(PhraseOwner{rule.id, rule.speaker, phrase.text, phrase.location});
     }
 
     CompiledRule compiled;
@@ -283,6 +475,10 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     }
     compiled.spec = std::move(rule);
     set->rules_.push_back(std::move(compiled));
+  }
+
+  for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
+    CheckPhrasesCanMatch(*set, r, &sink);
   }
 
   for (ExpectationSpec& expectation : spec.expectations) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -271,6 +272,12 @@ absl::StatusOr<std::shared_ptr<const engine::RuleSet>> LoadRuleSet(
 bool WriteLintReport(const std::vector<std::string>& paths, bool show_warnings, std::ostream& out) {
   std::vector<Diagnostic> diagnostics;
   auto rules = LoadRuleSet(paths, {}, &diagnostics);
+  // In file order, whichever check found them.
+  std::stable_sort(diagnostics.begin(), diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.location.file, a.location.line, a.location.column) <
+                            std::tie(b.location.file, b.location.line, b.location.column);
+                   });
   int errors = 0;
   int warnings = 0;
   for (const Diagnostic& d : diagnostics) {

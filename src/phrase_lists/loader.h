@@ -53,7 +53,7 @@ absl::StatusOr<std::shared_ptr<const engine::RuleSet>> LoadRuleSet(
 
 // Loads `paths` as LoadRuleSet() does and writes a report for people to `out`:
 // every error (and, when `show_warnings`, every warning) as
-// "file:line:col: rule <id>: message", then either "FAILED: ..." or an
+// "file:line:col: rule <id>: message" in file and line order, then either "FAILED: ..." or an
 // "OK: ..." summary followed by the rule count of each category. Returns true
 // when the lists load. Shared by `coachctl lint` and `coachd --check`.
 bool WriteLintReport(const std::vector<std::string>& paths, bool show_warnings, std::ostream& out);

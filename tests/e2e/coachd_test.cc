@@ -22,6 +22,7 @@
 
 #include "absl/strings/numbers.h"
 #include "coach/v1/coach.grpc.pb.h"
+#include "e2e/coachd_process.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -40,85 +41,8 @@ const std::string kSourceDir = COACHD_SOURCE_DIR;
 // Safety net only: every wait below ends as soon as its condition holds.
 constexpr auto kPatience = std::chrono::seconds(60);
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// A coachd process with stderr captured to a file.
-class Coachd {
- public:
-  Coachd(const fs::path& dir, std::vector<std::string> flags) : log_(dir / "coachd.log") {
-    std::vector<std::string> args = {kCoachd, "--listen=127.0.0.1:0"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* log = freopen(log_.c_str(), "w", stderr);
-      if (log == nullptr) _exit(127);
-      std::vector<char*> argv;
-      for (std::string& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Coachd() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // The port from the start-up line "coachd listening on ... (port N)".
-  int WaitForPort() {
-    const std::string marker = "(port ";
-    for (auto deadline = std::chrono::steady_clock::now() + kPatience;
-         std::chrono::steady_clock::now() < deadline;) {
-      const std::string log = ReadFile(log_);
-      if (size_t at = log.find(marker); at != std::string::npos) {
-        int port = 0;
-        const size_t end = log.find(')', at);
-        if (absl::SimpleAtoi(log.substr(at + marker.size(), end - at - marker.size()), &port)) {
-          return port;
-        }
-      }
-      if (Exited()) return 0;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return 0;
-  }
-
-  bool Exited() {
-    if (exited_) return true;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    return exited_;
-  }
-
-  // Exit code, or -1 if it did not exit in time.
-  int WaitForExit() {
-    for (auto deadline = std::chrono::steady_clock::now() + kPatience;
-         std::chrono::steady_clock::now() < deadline;) {
-      if (Exited()) return exit_code_;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-
-  void Signal(int signal) { kill(pid_, signal); }
-  std::string Log() const { return ReadFile(log_); }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int exit_code_ = -1;
-};
+using coach::e2e::Coachd;
+using coach::e2e::ReadFile;
 
 coach::v1::CallEvent Start(const std::string& call_id, const std::string& agent_id) {
   coach::v1::CallEvent event;

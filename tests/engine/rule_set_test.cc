@@ -9,6 +9,7 @@ namespace coach::engine {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -144,6 +145,120 @@ TEST(RuleSetCompile, WarnsAboutMissingExamplesAndSharedPhrases) {
   }
   EXPECT_THAT(lines, ::testing::Contains(HasSubstr("rule a: rule has no counter-examples")));
   EXPECT_THAT(lines, ::testing::Contains(HasSubstr("is also a phrase of rule a")));
+}
+
+// The warnings of one compile (which must succeed), as "file:line:col:
+// warning: rule <id>: message" lines, less "rule has no examples" (the rules
+// below have none, so that a phrase that cannot match is no error).
+std::vector<std::string> Warnings(const RuleSetSpec& spec) {
+  std::vector<Diagnostic> diagnostics;
+  auto rules = RuleSet::Compile(spec, {}, &diagnostics);
+  EXPECT_TRUE(rules.ok()) << rules.status();
+  std::vector<std::string> lines;
+  for (const Diagnostic& d : diagnostics) {
+    EXPECT_EQ(d.level, Diagnostic::Level::kWarning) << d.ToString();
+    if (d.message != "rule has no examples") lines.push_back(d.ToString());
+  }
+  return lines;
+}
+
+// A rule with an example and a counter-example, so only the warning under
+// test shows.
+RuleSpec CheckedRule(std::string id, std::string category, std::vector<std::string> phrases,
+                     SpeakerScope speaker = SpeakerScope::kAgent) {
+  RuleSpec rule = testing::Rule(std::move(id), std::move(category), RuleKind::kCorrective,
+                                speaker, std::move(phrases));
+  rule.counter_examples = Texts({"nothing to see here"});
+  return rule;
+}
+
+TEST(RuleSetLintWarnings, RuleWithoutCounterExamplesIsAWarningNotAnError) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("provoking.calm_down", "provoking", {"calm down"}));
+  spec.rules[0].examples = Texts({"please calm down"});
+  EXPECT_THAT(Warnings(spec),
+              ElementsAre("test.textproto:1:1: warning: rule provoking.calm_down: rule has no "
+                          "counter-examples"));
+}
+
+TEST(RuleSetLintWarnings, SamePhraseInTwoRulesOfOneSpeakerNamesTheFirstRule) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CheckedRule("a", "provoking", {"calm down"}));
+  // Spelled differently, compiles to the same regex.
+  spec.rules.push_back(CheckedRule("b", "provoking", {"Calm, down!"}));
+  spec.rules.push_back(CheckedRule("c", "empathy", {"I'm sorry"}));
+  spec.rules.push_back(CheckedRule("d", "apology", {"i am sorry"}, SpeakerScope::kAny));
+  EXPECT_THAT(Warnings(spec),
+              ElementsAre(HasSubstr("rule b: phrase \"Calm, down!\" is also a phrase of rule a "
+                                    "(test:1:1): the same words fire both rules"),
+                          HasSubstr("rule d: phrase \"i am sorry\" is also a phrase of rule c")));
+}
+
+TEST(RuleSetLintWarnings, SamePhraseForDifferentSpeakersIsNotAWarning) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CheckedRule("agent.calm", "provoking", {"calm down"}));
+  spec.rules.push_back(CheckedRule("customer.calm", "frustration", {"calm down"},
+                                   SpeakerScope::kCustomer));
+  EXPECT_THAT(Warnings(spec), IsEmpty());
+}
+
+TEST(RuleSetLintWarnings, PhraseRepeatedInOneRule) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CheckedRule("a", "provoking", {"calm down", "[please] calm down",
+                                                      "calm  DOWN"}));
+  EXPECT_THAT(Warnings(spec), ElementsAre(HasSubstr("test:3:1: warning: rule a: phrase \"calm  DOWN\" "
+                                                    "repeats phrase \"calm down\" of the same "
+                                                    "rule")));
+}
+
+TEST(RuleSetLintWarnings, GroupGluedToAWordCanNeverMatchAsWritten) {
+  RuleSetSpec spec;
+  // "can't" reads "can not" in speech; the phrase expects "can t".
+  spec.rules.push_back(CheckedRule("a", "dismissive", {"i (can|could)'t help"}));
+  EXPECT_THAT(Warnings(spec),
+              ElementsAre(HasSubstr("rule a: phrase \"i (can|could)'t help\" can never match "
+                                    "after normalization: speech \"i can't help\" reads "
+                                    "\"i can not help\", but the phrase expects \"i can t "
+                                    "help\"")));
+  // One spelling of the two is unreachable: "unhappy" is one word in speech.
+  RuleSetSpec partly;
+  partly.rules.push_back(CheckedRule("b", "frustration", {"so [un]happy"}));
+  EXPECT_THAT(Warnings(partly),
+              ElementsAre(HasSubstr("rule b: phrase \"so [un]happy\": one way of saying it can "
+                                    "never match: speech \"so unhappy\" reads \"so unhappy\", "
+                                    "but the phrase expects \"so un happy\"")));
+}
+
+TEST(RuleSetLintWarnings, NormalizationThatBothSidesShareIsNotAWarning) {
+  RuleSetSpec spec;
+  // Contractions, number words, punctuation, optional parts, '*' and '...'
+  // normalize the same way in phrases and in speech.
+  spec.rules.push_back(CheckedRule(
+      "a", "frustration",
+      {"I've called three times", "(can't|won't) [you] help", "that's * ridiculous",
+       "i ... understand", "twenty one days", "(i am|i'm) [(so|very)] sorry"}));
+  EXPECT_THAT(Warnings(spec), IsEmpty());
+}
+
+TEST(RuleSetLintWarnings, FillerInAPhraseIsDroppedAndSaidSo) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CheckedRule("a", "provoking", {"calm um down"}));
+  EXPECT_THAT(Warnings(spec),
+              ElementsAre(HasSubstr("rule a: phrase \"calm um down\": \"um\" is a filler that "
+                                    "normalization removes from speech and phrases alike")));
+}
+
+TEST(RuleSetLintWarnings, PhraseThatItsOwnUnlessAlwaysCancelsCanNeverFire) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CheckedRule("a", "blame", {"[it is] your fault"}));
+  spec.rules[0].unless_phrases = Texts({"fault"});
+  EXPECT_THAT(Warnings(spec),
+              ElementsAre(HasSubstr("rule a: phrase \"[it is] your fault\" can never fire: the "
+                                    "rule's unless cancels every way of saying it (e.g. \"your "
+                                    "fault\")")));
+  // An exception that leaves some way of saying it is fine.
+  spec.rules[0].unless_phrases = Texts({"it is your fault"});
+  EXPECT_THAT(Warnings(spec), IsEmpty());
 }
 
 TEST(RuleSetMatching, UnlessCancelsOnlyOverlappingMatches) {
