@@ -8,7 +8,7 @@
 #   html_report_test.sh COACHCTL SOURCE_DIR [OUT_DIR]
 #
 # OUT_DIR (optional) receives the screenshot, html_report.png, to look at.
-# Exit 77 (ctest SKIP) when Chromium is not installed.
+# Fails when Chromium is not installed (deploy/install-deps.sh installs it).
 set -eu
 
 coachctl=$1
@@ -16,8 +16,8 @@ source_dir=$2
 out_dir=${3:-}
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ]; then
-  echo "SKIP: $chromium is not installed (Debian package chromium)"
-  exit 77
+  echo "FAIL: $chromium is not installed; run deploy/install-deps.sh (Debian package chromium)"
+  exit 1
 fi
 
 tmp=$(mktemp -d)

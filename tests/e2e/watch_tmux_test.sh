@@ -8,7 +8,7 @@
 #
 #   watch_tmux_test.sh COACHD COACHCTL SOURCE_DIR
 #
-# Exits 77 (ctest: skipped) when tmux is not installed. WATCH_CAPTURE=FILE
+# Fails when tmux is not installed (deploy/install-deps.sh installs it). WATCH_CAPTURE=FILE
 # keeps the final pane there.
 
 set -u
@@ -17,8 +17,8 @@ COACHCTL=$2
 SOURCE_DIR=$3
 
 if ! command -v tmux > /dev/null; then
-  echo "SKIP: tmux is not installed"
-  exit 77
+  echo "FAIL: tmux is not installed; run deploy/install-deps.sh"
+  exit 1
 fi
 
 WORK=$(mktemp -d)
