@@ -8,7 +8,7 @@ packages=(
   libre2-dev libabsl-dev libprotobuf-dev protobuf-compiler libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev libssl-dev openssl
-  nlohmann-json3-dev chromium tmux
+  nlohmann-json3-dev chromium tmux bsdutils
 )
 
 missing=()

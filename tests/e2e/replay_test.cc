@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -185,6 +186,27 @@ TEST_F(ReplayTest, DefaultOutputIsASummaryTableAndAnAggregate) {
   EXPECT_THAT(r.out, HasSubstr("mean score 77.0"));
   EXPECT_THAT(r.out, ContainsRegex("\nlegal_threat +0 +1\n"));
   EXPECT_THAT(r.err, ContainsRegex("calls/s \\([0-9]+ jobs, in-process\\)"));
+}
+
+TEST_F(ReplayTest, ProgressBarOnlyWhenStderrIsATerminal) {
+  // Not a terminal: stderr holds only the closing summary line.
+  Result plain = Coachctl("replay --format=harper_valley " + kSourceDir +
+                          "/tests/data/harper_valley");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_THAT(plain.err, Not(HasSubstr("\r")));
+  EXPECT_THAT(plain.err, Not(HasSubstr("files,")));
+  // A pseudo-terminal from util-linux's script(1): the bar is drawn, then cleared.
+  const fs::path typescript = dir_ / "tty.txt";
+  const std::string inner = absl::StrCat(
+      kCoachctl, " replay --format=harper_valley --phrase_lists=", (dir_ / "phrase_lists").string(),
+      " ", kSourceDir, "/tests/data/harper_valley > /dev/null");
+  const std::string command = absl::StrCat("script -q -e -c '", inner, "' ", typescript.string(),
+                                           " > /dev/null 2>&1");
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const std::string tty = ReadFile(typescript);
+  EXPECT_THAT(tty, HasSubstr("\r["));
+  EXPECT_THAT(tty, HasSubstr("20/20 files, 20 calls"));
+  EXPECT_THAT(tty, HasSubstr("\r\033[K"));
 }
 
 TEST_F(ReplayTest, ShardsPartitionTheCallsAndKeepTheirOutput) {
