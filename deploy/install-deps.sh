@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libre2-dev libabsl-dev libprotobuf-dev protobuf-compiler libspdlog-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhyperscan-dev
   libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev libssl-dev openssl
   nlohmann-json3-dev chromium tmux bsdutils
 )
