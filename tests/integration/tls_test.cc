@@ -21,7 +21,9 @@ using ::testing::HasSubstr;
 class TlsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!certs().ok()) GTEST_SKIP() << "openssl could not make certificates:\n" << certs().log();
+    ASSERT_TRUE(certs().ok()) << "the openssl CLI (deploy/install-deps.sh) could not make "
+                                 "test certificates:\n"
+                              << certs().log();
   }
   static const Certificates& certs() { return Certificates::Get(); }
 
