@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "cli/text_report.h"
 #include "engine/types.h"
 
 namespace coach::cli {
@@ -89,11 +90,8 @@ std::string Page(absl::string_view title, absl::string_view header_html, absl::s
                       "<header>", header_html, "</header>\n", body, "</body>\n</html>\n");
 }
 
-std::string Time(int64_t offset_ms) {
-  if (offset_ms < 0) return "--:--";
-  return absl::StrFormat("%02d:%02d.%d", offset_ms / 60000, (offset_ms / 1000) % 60,
-                         (offset_ms / 100) % 10);
-}
+// Call time on the page; an unknown time reads "--:--".
+std::string Time(int64_t offset_ms) { return offset_ms < 0 ? "--:--" : FormatOffset(offset_ms); }
 
 std::string TimeTag(int64_t offset_ms) {
   return absl::StrCat("<time>", Time(offset_ms), "</time>");

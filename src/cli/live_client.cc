@@ -27,6 +27,7 @@
 #include "coach/v1/coach.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "server/convert.h"
 #include "transcripts/jsonl_reader.h"
 
 ABSL_FLAG(double, speed, 1.0,
@@ -86,7 +87,7 @@ std::vector<Outgoing> Schedule(const transcripts::RecordedCall& call, bool inter
           interim.words.assign(segment.words.begin(), segment.words.begin() + i + 1);
           interim.end_ms = segment.words[i].end_ms;
           Outgoing message{segment.words[i].end_ms, {}};
-          ToProtoSegment(interim, message.event.mutable_segment());
+          server::ToProto(interim, message.event.mutable_segment());
           out.push_back(std::move(message));
         }
       }
@@ -97,7 +98,7 @@ std::vector<Outgoing> Schedule(const transcripts::RecordedCall& call, bool inter
     if (segment.is_final && !segment.words.empty()) {
       message.due_ms = std::max(message.due_ms, segment.words.back().end_ms);
     }
-    ToProtoSegment(segment, message.event.mutable_segment());
+    server::ToProto(segment, message.event.mutable_segment());
     out.push_back(std::move(message));
   }
   return out;

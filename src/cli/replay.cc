@@ -215,7 +215,7 @@ class ServerReplayer : public Replayer {
     request.mutable_start()->set_agent_id(identity.agent_id);
     request.mutable_start()->set_tenant(identity.tenant);
     for (const engine::Segment& segment : call->call.segments) {
-      ToProtoSegment(segment, request.add_segments());
+      server::ToProto(segment, request.add_segments());
     }
     v1::ReviewCallResponse response;
     grpc::Status status;

@@ -6,7 +6,6 @@
 
 #include "absl/flags/flag.h"
 #include "cli/commands.h"
-#include "server/convert.h"
 
 namespace coach::cli {
 namespace {
@@ -51,21 +50,6 @@ std::shared_ptr<grpc::Channel> Connect(const ServerConnection& server, std::ostr
 
 void Authorize(const ServerConnection& server, grpc::ClientContext* context) {
   if (!server.token.empty()) context->AddMetadata("authorization", "Bearer " + server.token);
-}
-
-void ToProtoSegment(const engine::Segment& segment, v1::TranscriptSegment* out) {
-  out->set_segment_id(segment.segment_id);
-  out->set_speaker(server::ToProto(segment.speaker));
-  out->set_text(segment.text);
-  out->set_is_final(segment.is_final);
-  if (segment.stability.has_value()) out->set_stability(*segment.stability);
-  out->set_start_ms(segment.start_ms);
-  out->set_end_ms(segment.end_ms);
-  for (const engine::WordTiming& word : segment.words) {
-    v1::TranscriptSegment::Word* w = out->add_words();
-    w->set_start_ms(word.start_ms);
-    w->set_end_ms(word.end_ms);
-  }
 }
 
 }  // namespace coach::cli

@@ -2,8 +2,8 @@
 //
 // The gRPC plumbing coachctl's server-facing commands share: a channel to
 // coachd built from a ServerConnection (plaintext, TLS or mTLS), the bearer
-// token on each call, the connection read from the shared flags
-// (cli/commands.h), and engine segments in their proto form.
+// token on each call, and the connection read from the shared flags
+// (cli/commands.h).
 //
 //   ServerConnection server = ServerConnectionFromFlags();
 //   std::shared_ptr<grpc::Channel> channel = Connect(server, std::cerr);
@@ -19,8 +19,6 @@
 #include <ostream>
 
 #include "cli/live_client.h"
-#include "coach/v1/coach.pb.h"
-#include "engine/types.h"
 #include "grpcpp/grpcpp.h"
 
 namespace coach::cli {
@@ -33,8 +31,6 @@ std::shared_ptr<grpc::Channel> Connect(const ServerConnection& server, std::ostr
 
 // Adds "authorization: Bearer <token>" when the connection has a token.
 void Authorize(const ServerConnection& server, grpc::ClientContext* context);
-
-void ToProtoSegment(const engine::Segment& segment, v1::TranscriptSegment* out);
 
 }  // namespace coach::cli
 

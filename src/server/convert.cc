@@ -53,6 +53,21 @@ v1::Speaker ToProto(engine::Speaker speaker) {
   return speaker == engine::Speaker::kAgent ? v1::SPEAKER_AGENT : v1::SPEAKER_CUSTOMER;
 }
 
+void ToProto(const engine::Segment& segment, v1::TranscriptSegment* out) {
+  out->set_segment_id(segment.segment_id);
+  out->set_speaker(ToProto(segment.speaker));
+  out->set_text(segment.text);
+  out->set_is_final(segment.is_final);
+  if (segment.stability.has_value()) out->set_stability(*segment.stability);
+  out->set_start_ms(segment.start_ms);
+  out->set_end_ms(segment.end_ms);
+  for (const engine::WordTiming& word : segment.words) {
+    v1::TranscriptSegment::Word* w = out->add_words();
+    w->set_start_ms(word.start_ms);
+    w->set_end_ms(word.end_ms);
+  }
+}
+
 v1::RuleKind ToProto(engine::RuleKind kind) {
   switch (kind) {
     case engine::RuleKind::kCorrective:

@@ -61,6 +61,8 @@ v1::RuleKind ToProto(engine::RuleKind kind);
 v1::Severity ToProto(engine::Severity severity);
 v1::MissedReason ToProto(engine::MissedReason reason);
 void ToProto(const engine::Evidence& evidence, v1::Evidence* out);
+// The reverse of ToEngineSegment (for clients that send recorded segments).
+void ToProto(const engine::Segment& segment, v1::TranscriptSegment* out);
 
 }  // namespace coach::server
 

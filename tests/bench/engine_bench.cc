@@ -18,6 +18,7 @@
 #include "engine/call_session.h"
 #include "phrase_lists/loader.h"
 #include "transcripts/harper_valley_reader.h"
+#include "streamed_segments.h"
 
 namespace coach {
 namespace {
@@ -55,25 +56,7 @@ const std::vector<transcripts::RecordedCall>& Calls() {
   return *calls;
 }
 
-// Each segment as an STT engine streams it: growing word prefixes as interim
-// hypotheses, then the final text.
-std::vector<engine::Segment> AsStreamed(const std::vector<engine::Segment>& finals) {
-  std::vector<engine::Segment> out;
-  for (const engine::Segment& final_segment : finals) {
-    std::vector<std::string> words = absl::StrSplit(final_segment.text, ' ', absl::SkipEmpty());
-    std::string prefix;
-    for (size_t i = 0; i + 1 < words.size(); ++i) {
-      prefix += (i ? " " : "") + words[i];
-      engine::Segment interim = final_segment;
-      interim.text = prefix;
-      interim.is_final = false;
-      interim.words.clear();
-      out.push_back(std::move(interim));
-    }
-    out.push_back(final_segment);
-  }
-  return out;
-}
+using bench::AsStreamed;
 
 void PlayCalls(benchmark::State& state, bool streamed) {
   auto rules = DefaultRules();

@@ -75,6 +75,7 @@
 #include "engine/rule_set.h"
 #include "phrase_lists/loader.h"
 #include "transcripts/harper_valley_reader.h"
+#include "streamed_segments.h"
 
 // Live heap bytes, for the per-call memory figures. Counted with
 // malloc_usable_size so that frees need no size.
@@ -151,23 +152,7 @@ struct CallInput {
   int64_t raw_bytes = 0;
 };
 
-std::vector<engine::Segment> AsStreamed(const std::vector<engine::Segment>& finals) {
-  std::vector<engine::Segment> out;
-  for (const engine::Segment& final_segment : finals) {
-    std::vector<std::string> words = absl::StrSplit(final_segment.text, ' ', absl::SkipEmpty());
-    std::string prefix;
-    for (size_t i = 0; i + 1 < words.size(); ++i) {
-      prefix += (i ? " " : "") + words[i];
-      engine::Segment interim = final_segment;
-      interim.text = prefix;
-      interim.is_final = false;
-      interim.words.clear();
-      out.push_back(std::move(interim));
-    }
-    out.push_back(final_segment);
-  }
-  return out;
-}
+using bench::AsStreamed;
 
 const std::vector<CallInput>& Calls() {
   static const auto* calls = [] {

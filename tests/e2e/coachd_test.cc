@@ -3,10 +3,7 @@
 // an STT pipeline and an agent desktop, reloads it with SIGHUP and stops it
 // with SIGTERM.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/http_get.h"
 
 namespace {
 
@@ -349,25 +347,7 @@ TEST_F(CoachdEndToEnd, HelpListsEveryFlag) {
   }
 }
 
-// Reads a local HTTP/1.0 resource with a plain socket.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
-      char buffer[4096];
-      for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) response.append(buffer, n);
-    }
-  }
-  close(fd);
-  return response;
-}
+using ::coach::http_test::HttpGet;
 
 TEST_F(CoachdEndToEnd, ServesMetricsAndWritesJsonLogs) {
   Coachd coachd(dir_, {"--phrase_lists=" + (dir_ / "phrase_lists").string(),
