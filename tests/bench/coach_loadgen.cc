@@ -4,6 +4,7 @@
 //   coach_loadgen --target=127.0.0.1:50051 --calls=1000 --rate=4 --duration=20s
 //                 [--channels=4] [--agents_per_call=1] [--coachd_pid=PID]
 //   coach_loadgen --target=... --calls=1000 --idle [--coachd_pid=PID]
+//   coach_loadgen --target=ECHO_SERVER --echo --calls=1000 --rate=4 [--coachd_pid=PID]
 //
 // Live mode. Each of --calls slots plays one simulated call after another
 // (slot i plays transcript file i mod the number of files; the next call in
@@ -24,6 +25,13 @@
 // the latest revision of that segment sent before the nudge arrived, is
 // reported too ("latest send"); it can only be lower. The nudges the pipeline
 // receives on its own StreamCall are timed the same way.
+//
+// Echo floor (--echo). The same live mode against coach_echo_server
+// (tests/bench/echo.proto), which writes every CallEvent back on its stream:
+// the same calls, messages, cadence and connections, no desktops. Latency is
+// from a segment's send to its echo. Run against coachd and the echo server in
+// the same run (tests/bench/run_live_load.sh), it tells what coachd adds to
+// what gRPC itself costs on the machine.
 //
 // Idle mode (--idle). Samples coachd's RSS with the channels connected, again
 // with --calls x --agents_per_call desktops connected, again after --calls
@@ -82,6 +90,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "coach/v1/coach.grpc.pb.h"
+#include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "transcripts/harper_valley_reader.h"
 
@@ -118,6 +127,11 @@ ABSL_FLAG(bool, timeline, false,
           "Live mode: also print a row per second (segments, nudges, latency, send lag, CPU, "
           "RSS), to tell a warm-up transient from saturation.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the number of interims (1-3) sent before each final.");
+ABSL_FLAG(bool, echo, false,
+          "Live mode against the echo floor (coach_echo_server) at --target instead of coachd: "
+          "the same calls, messages, cadence and connections, no desktops; latency is from a "
+          "segment's send to its echo on the same stream. --coachd_pid is then the echo "
+          "server's pid.");
 
 namespace coach::loadgen {
 namespace {
@@ -283,6 +297,8 @@ struct Stats {
   Samples desktop_latest;   // nudge at desktop - latest send of that segment
   Samples pipeline_trigger; // nudge on StreamCall - send of the triggering revision
   Samples send_lag;         // actual write - scheduled time
+  std::atomic<int64_t> echoes{0};  // echo floor: segments echoed back
+  Samples echo_trigger;     // echo floor: segment echoed - its send
   StatusCounts call_status;
   StatusCounts desktop_status;  // before the loadgen cancels them at the end
 };
@@ -372,13 +388,54 @@ void CountEvent(const v1::CoachEvent& event, int64_t arrival_ns, EventCounts* co
 // half-close is issued or the stream has failed with no write in flight.
 // The pacer deletes the object after OnDone has handed it back.
 
-class SimCall;
-void CallDone(SimCall* call);  // hands a finished call back to the pacer
-
-class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEvent> {
+// What the pacer needs of a simulated call, whichever service it talks to.
+class SimCallBase {
  public:
-  SimCall(int slot, std::string call_id, std::string agent_id, const Script* script)
-      : slot_(slot), call_id_(std::move(call_id)), script_(script),
+  virtual ~SimCallBase() = default;
+  virtual void Start() = 0;
+  // A cadence tick due at `due_ns`: the next segment goes out now, or as soon
+  // as the write in flight completes. Returns false, taking nothing, when
+  // every segment is already sent or queued, or the call is ending or failed;
+  // the slot's next call then gets the tick.
+  virtual bool Tick(int64_t due_ns) = 0;
+  // Ends the call now: `end` as the next write, then the half-close.
+  virtual void BeginEnd() = 0;
+  virtual void Cancel() = 0;
+  virtual int slot() const = 0;
+  virtual const grpc::Status& status() const = 0;
+  // coachd: the report arrived. Echo floor: the echo of `end` arrived.
+  virtual bool got_report() const = 0;
+  virtual bool ended_by_stop() const = 0;
+};
+
+void CallDone(SimCallBase* call);  // hands a finished call back to the pacer
+
+// The two services a simulated call can stream to: coachd's StreamCall, or
+// the echo floor (tests/bench/echo.proto), which returns each CallEvent.
+struct CoachdTarget {
+  using Stub = v1::CoachService::Stub;
+  using Response = v1::CoachEvent;
+  static void Open(Stub* stub, grpc::ClientContext* context,
+                   grpc::ClientBidiReactor<v1::CallEvent, Response>* reactor) {
+    stub->async()->StreamCall(context, reactor);
+  }
+};
+struct EchoTarget {
+  using Stub = bench::EchoService::Stub;
+  using Response = v1::CallEvent;
+  static void Open(Stub* stub, grpc::ClientContext* context,
+                   grpc::ClientBidiReactor<v1::CallEvent, Response>* reactor) {
+    stub->async()->Echo(context, reactor);
+  }
+};
+
+template <typename Target>
+class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, typename Target::Response>,
+                      public SimCallBase {
+ public:
+  SimCall(int slot, std::string call_id, std::string agent_id, const Script* script,
+          typename Target::Stub* stub)
+      : slot_(slot), call_id_(std::move(call_id)), script_(script), stub_(stub),
         times_(std::make_shared<CallTimes>(script)) {
     v1::CallStart* start = start_.mutable_start();
     start->set_call_id(call_id_);
@@ -388,24 +445,20 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
     call_times->Put(call_id_, times_);
   }
 
-  void Start(v1::CoachService::Stub* stub) {
-    stub->async()->StreamCall(&context_, this);
-    AddHold();
+  void Start() override {
+    Target::Open(stub_, &context_, this);
+    this->AddHold();
     {
       std::lock_guard<std::mutex> lock(mu_);
       in_flight_ = true;  // the start
     }
-    StartWrite(&start_);
-    StartRead(&in_);
-    StartCall();
+    this->StartWrite(&start_);
+    this->StartRead(&in_);
+    this->StartCall();
     stats->calls_started.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // A cadence tick due at `due_ns`: the next segment goes out now, or as soon
-  // as the write in flight completes. Returns false, taking nothing, when
-  // every segment is already sent or queued, or the call is ending or failed;
-  // the slot's next call then gets the tick.
-  bool Tick(int64_t due_ns) {
+  bool Tick(int64_t due_ns) override {
     Action action;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -420,8 +473,7 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
     return true;
   }
 
-  // Ends the call now: `end` as the next write, then the half-close.
-  void BeginEnd() {
+  void BeginEnd() override {
     Action action;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -435,7 +487,7 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
     Issue(action);
   }
 
-  void Cancel() { context_.TryCancel(); }
+  void Cancel() override { context_.TryCancel(); }
 
   void OnWriteDone(bool ok) override {
     Action action;
@@ -469,9 +521,8 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
       Issue(action);
       return;
     }
-    if (in_.has_report()) got_report_ = true;
-    CountEvent(in_, NowNs(), &stats->pipeline, &stats->pipeline_trigger, nullptr);
-    StartRead(&in_);
+    Receive(in_, NowNs());
+    this->StartRead(&in_);
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -479,12 +530,33 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
     CallDone(this);  // last touch: the pacer may delete `this` from here on
   }
 
-  int slot() const { return slot_; }
-  const grpc::Status& status() const { return status_; }
-  bool got_report() const { return got_report_; }
-  bool ended_by_stop() const { return ended_by_stop_; }
+  int slot() const override { return slot_; }
+  const grpc::Status& status() const override { return status_; }
+  bool got_report() const override { return got_report_; }
+  bool ended_by_stop() const override { return ended_by_stop_; }
 
  private:
+  // coachd's events on the pipeline's own stream.
+  void Receive(const v1::CoachEvent& event, int64_t arrival_ns) {
+    if (event.has_report()) got_report_ = true;
+    CountEvent(event, arrival_ns, &stats->pipeline, &stats->pipeline_trigger, nullptr);
+  }
+
+  // The echo floor returns the start, every segment in send order, then the end.
+  void Receive(const v1::CallEvent& echo, int64_t arrival_ns) {
+    if (echo.has_end()) got_report_ = true;
+    if (!echo.has_segment()) return;
+    const int index = echoed_segments_++;
+    const int64_t sent =
+        index < Size() ? times_->sent_ns[index].load(std::memory_order_acquire) : 0;
+    if (sent == 0 || sent > arrival_ns) {
+      stats->unmatched_nudges.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    stats->echoes.fetch_add(1, std::memory_order_relaxed);
+    stats->echo_trigger.Add(arrival_ns - sent);
+  }
+
   static constexpr int kStartMessage = -1;
   static constexpr int kEndMessage = -2;
 
@@ -540,14 +612,14 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
         if (action.index >= 0) {
           times_->sent_ns[action.index].store(NowNs(), std::memory_order_release);
         }
-        StartWrite(action.message);
+        this->StartWrite(action.message);
         return;
       case Action::kWritesDone:
-        StartWritesDone();
-        RemoveHold();
+        this->StartWritesDone();
+        this->RemoveHold();
         return;
       case Action::kRemoveHold:
-        RemoveHold();
+        this->RemoveHold();
         return;
     }
   }
@@ -555,11 +627,13 @@ class SimCall final : public grpc::ClientBidiReactor<v1::CallEvent, v1::CoachEve
   const int slot_;
   const std::string call_id_;
   const Script* const script_;
+  typename Target::Stub* const stub_;
   const std::shared_ptr<CallTimes> times_;
   grpc::ClientContext context_;
   v1::CallEvent start_;
   v1::CallEvent end_;
-  v1::CoachEvent in_;  // only OnReadDone touches it
+  typename Target::Response in_;  // only OnReadDone touches it
+  int echoed_segments_ = 0;       // only OnReadDone touches it
   bool got_report_ = false;
   grpc::Status status_;
 
@@ -636,9 +710,9 @@ class Desktop final : public grpc::ClientReadReactor<v1::CoachEvent> {
 
 std::mutex done_mu;
 std::condition_variable done_cv;
-std::vector<SimCall*> done_calls;  // guarded by done_mu
+std::vector<SimCallBase*> done_calls;  // guarded by done_mu
 
-void CallDone(SimCall* call) {
+void CallDone(SimCallBase* call) {
   std::lock_guard<std::mutex> lock(done_mu);
   done_calls.push_back(call);
   done_cv.notify_all();
@@ -656,9 +730,12 @@ struct Options {
 
 class Pacer {
  public:
-  Pacer(const Options& options, const std::vector<Script>& scripts,
-        const std::vector<std::unique_ptr<v1::CoachService::Stub>>& stubs)
-      : options_(options), scripts_(scripts), stubs_(stubs),
+  // Makes the (not yet started) call for a slot.
+  using CallFactory = std::function<SimCallBase*(int slot, std::string call_id,
+                                                 std::string agent_id, const Script* script)>;
+
+  Pacer(const Options& options, const std::vector<Script>& scripts, CallFactory make_call)
+      : options_(options), scripts_(scripts), make_call_(std::move(make_call)),
         period_ns_(static_cast<int64_t>(1e9 / options.rate)),
         slots_(static_cast<size_t>(options.calls)), generation_(slots_.size(), 0),
         pending_(slots_.size()) {}
@@ -722,7 +799,7 @@ class Pacer {
   void EndAll() {
     stopping_ = true;
     ReapDone(/*restart=*/false);
-    for (SimCall* call : slots_) {
+    for (SimCallBase* call : slots_) {
       if (call != nullptr) call->BeginEnd();
     }
     const int64_t deadline = NowNs() + options_.drain_ns;
@@ -733,7 +810,7 @@ class Pacer {
     if (Live() > 0) {
       fprintf(stderr, "coach_loadgen: %d calls still open after the drain; cancelling them\n",
               Live());
-      for (SimCall* call : slots_) {
+      for (SimCallBase* call : slots_) {
         if (call != nullptr) call->Cancel();
       }
       while (Live() > 0) {
@@ -754,11 +831,12 @@ class Pacer {
   void StartCall(int slot) {
     const Script* script = &scripts_[static_cast<size_t>(slot) % scripts_.size()];
     const int generation = generation_[static_cast<size_t>(slot)]++;
-    auto* call = new SimCall(slot, absl::StrCat(options_.run_id, "-call-", slot, "-", generation),
-                             absl::StrCat(options_.run_id, "-agent-", slot), script);
+    SimCallBase* call =
+        make_call_(slot, absl::StrCat(options_.run_id, "-call-", slot, "-", generation),
+                   absl::StrCat(options_.run_id, "-agent-", slot), script);
     slots_[static_cast<size_t>(slot)] = call;
     ++live_;
-    call->Start(stubs_[static_cast<size_t>(slot) % stubs_.size()].get());
+    call->Start();
     // Ticks that came while the slot was between calls.
     std::vector<int64_t> pending;
     pending.swap(pending_[static_cast<size_t>(slot)]);
@@ -768,7 +846,7 @@ class Pacer {
   // Gives a cadence tick to the slot's call, or keeps it for the slot's next
   // call while the current one is ending.
   void Deliver(int slot, int64_t due_ns) {
-    SimCall* call = slots_[static_cast<size_t>(slot)];
+    SimCallBase* call = slots_[static_cast<size_t>(slot)];
     if (call == nullptr || !call->Tick(due_ns)) {
       if (!stopping_) pending_[static_cast<size_t>(slot)].push_back(due_ns);
     }
@@ -782,12 +860,12 @@ class Pacer {
   }
 
   void ReapDone(bool restart) {
-    std::vector<SimCall*> done;
+    std::vector<SimCallBase*> done;
     {
       std::lock_guard<std::mutex> lock(done_mu);
       done.swap(done_calls);
     }
-    for (SimCall* call : done) {
+    for (SimCallBase* call : done) {
       stats->call_status.Add(call->status().error_code());
       if (call->status().ok() && call->got_report()) {
         (call->ended_by_stop() ? stats->calls_ended_at_stop : stats->calls_completed)
@@ -810,9 +888,9 @@ class Pacer {
 
   const Options options_;
   const std::vector<Script>& scripts_;
-  const std::vector<std::unique_ptr<v1::CoachService::Stub>>& stubs_;
+  const CallFactory make_call_;
   const int64_t period_ns_;
-  std::vector<SimCall*> slots_;
+  std::vector<SimCallBase*> slots_;
   std::vector<int> generation_;  // per slot: calls started
   std::vector<std::vector<int64_t>> pending_;  // per slot: ticks waiting for its next call
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
@@ -1023,8 +1101,16 @@ int Main() {
             "and --ramp < --duration\n");
     return 2;
   }
+  const bool echo = absl::GetFlag(FLAGS_echo);
+  if (echo && options.idle) {
+    fprintf(stderr, "coach_loadgen: --echo measures live traffic; it does not go with --idle\n");
+    return 2;
+  }
+  // The echo floor has no desktops: its latency is measured on the stream itself.
+  const int desktops_per_agent_to_open = echo ? 0 : desktops_per_agent;
+  const std::string server_name = echo ? "echo server" : "coachd";
   int pid = absl::GetFlag(FLAGS_coachd_pid);
-  if (pid == 0) pid = FindCoachd();
+  if (pid == 0 && !echo) pid = FindCoachd();
 
   Stats the_stats;
   stats = &the_stats;
@@ -1043,17 +1129,26 @@ int Main() {
   const ProcSample before_channels = SampleProc(pid);
   std::vector<std::shared_ptr<grpc::Channel>> call_channels =
       MakeChannels(target, channel_count, "pipeline");
-  std::vector<std::shared_ptr<grpc::Channel>> desktop_channels =
-      MakeChannels(target, channel_count, "desktop");
+  std::vector<std::shared_ptr<grpc::Channel>> desktop_channels;
+  if (desktops_per_agent_to_open > 0) {
+    desktop_channels = MakeChannels(target, channel_count, "desktop");
+  }
   std::vector<std::unique_ptr<v1::CoachService::Stub>> call_stubs;
+  std::vector<std::unique_ptr<bench::EchoService::Stub>> echo_stubs;
   std::vector<std::unique_ptr<v1::CoachService::Stub>> desktop_stubs;
-  for (auto& c : call_channels) call_stubs.push_back(v1::CoachService::NewStub(c));
+  for (auto& c : call_channels) {
+    if (echo) {
+      echo_stubs.push_back(bench::EchoService::NewStub(c));
+    } else {
+      call_stubs.push_back(v1::CoachService::NewStub(c));
+    }
+  }
   for (auto& c : desktop_channels) desktop_stubs.push_back(v1::CoachService::NewStub(c));
 
   const ProcSample coachd_base = SampleProc(pid);
   std::vector<std::unique_ptr<Desktop>> desktops;
   for (int slot = 0; slot < options.calls; ++slot) {
-    for (int d = 0; d < desktops_per_agent; ++d) {
+    for (int d = 0; d < desktops_per_agent_to_open; ++d) {
       desktops.push_back(std::make_unique<Desktop>());
       desktops.back()->Start(desktop_stubs[desktops.size() % desktop_stubs.size()].get(),
                              absl::StrCat(options.run_id, "-agent-", slot));
@@ -1062,13 +1157,27 @@ int Main() {
   absl::SleepFor(absl::GetFlag(FLAGS_settle));
   const ProcSample coachd_with_desktops = SampleProc(pid);
 
-  Pacer pacer(options, scripts, call_stubs);
-  printf("coach_loadgen %s: target %s, %d calls over %d connections, %zu desktops over %d "
+  Pacer::CallFactory make_call;
+  if (echo) {
+    make_call = [&echo_stubs](int slot, std::string call_id, std::string agent_id,
+                              const Script* script) -> SimCallBase* {
+      return new SimCall<EchoTarget>(slot, std::move(call_id), std::move(agent_id), script,
+                                     echo_stubs[static_cast<size_t>(slot) % echo_stubs.size()].get());
+    };
+  } else {
+    make_call = [&call_stubs](int slot, std::string call_id, std::string agent_id,
+                              const Script* script) -> SimCallBase* {
+      return new SimCall<CoachdTarget>(slot, std::move(call_id), std::move(agent_id), script,
+                                       call_stubs[static_cast<size_t>(slot) % call_stubs.size()].get());
+    };
+  }
+  Pacer pacer(options, scripts, std::move(make_call));
+  printf("coach_loadgen %s: target %s (%s), %d calls over %d connections, %zu desktops over %zu "
          "connections, run id %s\n",
-         options.idle ? "idle" : "live", target.c_str(), options.calls, channel_count,
-         desktops.size(), channel_count, options.run_id.c_str());
+         options.idle ? "idle" : "live", target.c_str(), server_name.c_str(), options.calls,
+         channel_count, desktops.size(), desktop_channels.size(), options.run_id.c_str());
   printf("  machine: %s\n", MachineLine().c_str());
-  printf("  coachd pid: %s\n",
+  printf("  %s pid: %s\n", server_name.c_str(),
          pid > 0 ? std::to_string(pid).c_str() : "unknown (no --coachd_pid, no single coachd)");
 
   if (options.idle) {
@@ -1137,7 +1246,8 @@ int Main() {
         completed_at_stop = stats->calls_completed.load();
       },
       [&] {
-        seconds.push_back({stats->segments_sent.load(), stats->desktop.nudges.load(),
+        seconds.push_back({stats->segments_sent.load(),
+                           echo ? stats->echoes.load() : stats->desktop.nudges.load(),
                            SampleProc(pid), SampleSelf()});
       });
   const int64_t drained_ns = NowNs();
@@ -1178,17 +1288,24 @@ int Main() {
         absl::StrCat(counts->nudges.load(), " / ", counts->retractions.load(), " / ",
                      counts->reminders.load(), " / ", counts->reports.load()));
   }
+  if (echo) Row("segments echoed back", std::to_string(stats->echoes.load()));
   Row("desktop seq gaps (events dropped)", std::to_string(stats->desktop_seq_gaps.load()));
-  Row("nudges with no matching send", std::to_string(stats->unmatched_nudges.load()));
+  Row(echo ? "echoes with no matching send" : "nudges with no matching send",
+      std::to_string(stats->unmatched_nudges.load()));
   Row("StreamCall statuses", StatusTable(stats->call_status));
   Row("WatchAgent statuses (before cancel)", StatusTable(stats->desktop_status));
   Row("errors (non-OK statuses)",
       std::to_string(Errors(stats->call_status) + Errors(stats->desktop_status)));
 
   printf("\n  %-40s %9s %9s %9s %9s %9s\n", "latency, ms", "n", "p50", "p99", "p99.9", "max");
-  LatencyRow("segment->nudge at desktop (trigger)", stats->desktop_trigger);
-  LatencyRow("segment->nudge at desktop (latest send)", stats->desktop_latest);
-  LatencyRow("segment->nudge on StreamCall (trigger)", stats->pipeline_trigger);
+  Samples& headline = echo ? stats->echo_trigger : stats->desktop_trigger;
+  if (echo) {
+    LatencyRow("segment->its echo on the same stream", stats->echo_trigger);
+  } else {
+    LatencyRow("segment->nudge at desktop (trigger)", stats->desktop_trigger);
+    LatencyRow("segment->nudge at desktop (latest send)", stats->desktop_latest);
+    LatencyRow("segment->nudge on StreamCall (trigger)", stats->pipeline_trigger);
+  }
   LatencyRow("send lag (write - scheduled)", stats->send_lag);
 
   if (absl::GetFlag(FLAGS_timeline)) {
@@ -1199,7 +1316,7 @@ int Main() {
     for (size_t i = 1; i < seconds.size(); ++i) {
       const Second& a = seconds[i - 1];
       const Second& b = seconds[i];
-      const std::vector<int64_t> lat = stats->desktop_trigger.Sorted(static_cast<int32_t>(i - 1));
+      const std::vector<int64_t> lat = headline.Sorted(static_cast<int32_t>(i - 1));
       const std::vector<int64_t> lag = stats->send_lag.Sorted(static_cast<int32_t>(i - 1));
       auto cpu = [](const ProcSample& x, const ProcSample& y) {
         if (!x.ok || !y.ok || y.at_ns <= x.at_ns) return std::string("n/a");
@@ -1216,14 +1333,31 @@ int Main() {
   }
 
   printf("\n");
-  Row("coachd CPU (measured window)", CpuPercent(coachd_window, coachd_stop));
-  Row("coachd RSS: base / window start / stop / end",
+  Row(absl::StrCat(server_name, " CPU (measured window)"), CpuPercent(coachd_window, coachd_stop));
+  Row(absl::StrCat(server_name, " RSS: base / window start / stop / end"),
       absl::StrCat(Mib(coachd_base.rss_kb), " / ", Mib(coachd_window.rss_kb), " / ",
                    Mib(coachd_stop.rss_kb), " / ", Mib(coachd_end.rss_kb)));
-  Row("coachd threads", std::to_string(coachd_stop.threads));
+  Row(absl::StrCat(server_name, " threads"), std::to_string(coachd_stop.threads));
   Row("loadgen CPU (measured window)", CpuPercent(self_window, self_stop));
   Row("loadgen RSS", Mib(self_stop.rss_kb));
-  return Errors(stats->call_status) + Errors(stats->desktop_status) == 0 ? 0 : 1;
+
+  // One line for scripts (run_live_load.sh compares coachd with the echo floor).
+  const std::vector<int64_t> latency = headline.Sorted();
+  auto cpu_share = [](const ProcSample& a, const ProcSample& b) {
+    return a.ok && b.ok && b.at_ns > a.at_ns
+               ? 100.0 * (b.cpu_s - a.cpu_s) / (static_cast<double>(b.at_ns - a.at_ns) / 1e9)
+               : -1.0;
+  };
+  const int64_t errors = Errors(stats->call_status) + Errors(stats->desktop_status);
+  printf("\nsummary: server=%s calls=%d offered=%.0f sustained=%.0f latency_n=%zu p50_ms=%s "
+         "p99_ms=%s p999_ms=%s server_cpu_pct=%.1f loadgen_cpu_pct=%.1f server_rss_mib=%.1f "
+         "errors=%" PRId64 "\n",
+         echo ? "echo" : "coachd", options.calls, offered, sustained, latency.size(),
+         Ms(Percentile(latency, 0.50)).c_str(), Ms(Percentile(latency, 0.99)).c_str(),
+         Ms(Percentile(latency, 0.999)).c_str(), cpu_share(coachd_window, coachd_stop),
+         cpu_share(self_window, self_stop), static_cast<double>(coachd_stop.rss_kb) / 1024,
+         errors);
+  return errors == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -1234,7 +1368,8 @@ int main(int argc, char** argv) {
       "Drives a running coachd with live calls and agent desktops and reports throughput, "
       "segment->nudge latency, errors, and coachd's CPU and RSS.\n"
       "  coach_loadgen --target=HOST:PORT --calls=N --rate=4 --duration=20s\n"
-      "  coach_loadgen --target=HOST:PORT --calls=N --idle");
+      "  coach_loadgen --target=HOST:PORT --calls=N --idle\n"
+      "  coach_loadgen --target=ECHO_HOST:PORT --echo --calls=N --rate=4 --duration=20s");
   absl::ParseCommandLine(argc, argv);
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
   // included) records lock-order edges in one global graph under one global

@@ -43,7 +43,8 @@
 // Smoke run: with a --benchmark_min_time under 0.1 (tests/run_all.sh), only
 // the packs and the 50-rule set run, Hyperscan on the 50-rule set only, since
 // Hyperscan needs seconds to minutes to compile the larger sets.
-// COACHD_MATCHER_BENCH=full or =smoke overrides.
+// COACHD_MATCHER_BENCH=full or =smoke overrides; COACHD_MATCHER_BENCH_HYPERSCAN=off
+// leaves Hyperscan out.
 // COACHD_BENCH_TRANSCRIPTS=<dir of Harper Valley *.json> replaces the sample in
 // tests/data.
 
@@ -626,8 +627,11 @@ std::string KindName(int kind) { return kind == 0 ? "packs" : absl::StrCat(kind)
 // Hyperscan takes seconds to compile even the packs (see the summary), so
 // the smoke run uses Hyperscan on the 50-rule set only and skips the larger
 // sets (see the top of the file).
+// COACHD_MATCHER_BENCH_HYPERSCAN=off leaves Hyperscan out altogether (it needs
+// minutes to compile the larger sets), to time or profile coachd alone.
 bool g_smoke = false;
-bool WithHyperscan(int kind) { return !g_smoke || kind == 50; }
+bool g_hyperscan = true;
+bool WithHyperscan(int kind) { return g_hyperscan && (!g_smoke || kind == 50); }
 
 std::map<int, std::unique_ptr<Fixture>>& Fixtures() {
   static auto* fixtures = new std::map<int, std::unique_ptr<Fixture>>();
@@ -1009,6 +1013,8 @@ int main(int argc, char** argv) {
       }
     }
   }
+  const char* hyperscan = std::getenv("COACHD_MATCHER_BENCH_HYPERSCAN");
+  if (hyperscan != nullptr && std::string(hyperscan) == "off") coach::g_hyperscan = false;
   if (coach::g_smoke) {
     fprintf(stderr,
             "matcher_bench: smoke run (packs and 50 rules; Hyperscan on 50 only); "
