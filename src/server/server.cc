@@ -147,12 +147,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(Options options) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // gRPC sets SO_REUSEPORT by default, so a second coachd started on a port
+  // in use would bind too and the kernel would split connections between the
+  // two: a desktop on one would never see the calls streamed to the other.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(server->coach_service_.get());
   builder.RegisterService(server->admin_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", o.listen_address, " (--listen)",
+        "cannot listen on ", o.listen_address,
+        " (--listen): the port is in use (another coachd?) or the address is not this host's",
         TlsEnabled(o.tls) ? "; with TLS on, also check --tls_cert, --tls_key and --tls_client_ca"
                           : ""));
   }

@@ -333,6 +333,28 @@ TEST_F(CoachdEndToEnd, RefusesANonLoopbackAddressWithoutTokensOrInsecure) {
   EXPECT_THAT(ReadFile(dir_ / "out.txt"), HasSubstr("--tokens_file"));
 }
 
+TEST_F(CoachdEndToEnd, SecondCoachdOnAPortInUseFailsAndTheFirstKeepsServing) {
+  // gRPC's default SO_REUSEPORT would let both bind and split the connections.
+  const std::string packs = "--phrase_lists=" + (dir_ / "phrase_lists").string();
+  Coachd first(dir_, {packs});
+  const int port = first.WaitForPort();
+  ASSERT_NE(port, 0) << first.Log();
+  const std::string command = kCoachd + " --listen=127.0.0.1:" + std::to_string(port) + " " +
+                              packs + " > " + (dir_ / "out.txt").string() + " 2>&1";
+  EXPECT_NE(WEXITSTATUS(std::system(command.c_str())), 0);
+  EXPECT_THAT(ReadFile(dir_ / "out.txt"),
+              HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(port) +
+                        " (--listen): the port is in use"));
+  // Every call still reaches the first coachd.
+  const std::vector<std::string> simulated = Lines(RunAndCapture(
+      kCoachctl + " simulate --speed=0 --server=127.0.0.1:" + std::to_string(port) + " " +
+      kSourceDir + "/tests/data/calls/escalated_call.jsonl"));
+  ASSERT_FALSE(simulated.empty());
+  EXPECT_THAT(simulated.back(), HasSubstr("\"score\":77"));
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.WaitForExit(), 0) << first.Log();
+}
+
 TEST_F(CoachdEndToEnd, HelpListsEveryFlag) {
   const std::string help =
       RunAndCapture(kCoachd + " --help 2>&1");
