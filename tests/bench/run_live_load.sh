@@ -12,9 +12,10 @@
 # Full run:
 #   1. idle RSS: IDLE_CALLS (1000) calls that sent only `start`, with desktops;
 #   2. live runs at each LIVE_CALLS ("100 1000 5000") calls, RATE (4) segments/s
-#      per call, DURATION (20s): coachd, then the echo floor;
+#      per call, DURATION (20s): coachd, then the echo floor; LIVE_CALLS="" skips;
 #   3. saturation: SATURATION_CALLS (1000) calls at each of SATURATION_RATES
-#      ("8 16 32 64") segments/s per call, DURATION each, coachd then echo; the
+#      ("16 24 32 40 48 56 64") segments/s per call, SATURATION_DURATION (10s)
+#      each, coachd then echo; the
 #      highest rate each sustains (>= 95% of offered, p99 <= 25 ms, no error)
 #      is its message rate, and coachd's is compared with the echo floor's.
 #      SATURATION_RATES="" skips it.
@@ -116,7 +117,7 @@ else
   channels=${CHANNELS:-16}
   # shellcheck disable=SC2086
   run coachd --idle --calls="${IDLE_CALLS:-1000}" --channels="$channels" ${EXTRA_LOADGEN_FLAGS:-}
-  for calls in ${LIVE_CALLS:-100 1000 5000}; do
+  for calls in ${LIVE_CALLS-100 1000 5000}; do
     for name in coachd echo; do
       # shellcheck disable=SC2086
       run "$name" --calls="$calls" --rate="$rate" --duration="$duration" --channels="$channels" \
@@ -124,10 +125,11 @@ else
     done
   done
   saturation_calls=${SATURATION_CALLS:-1000}
-  for r in ${SATURATION_RATES-8 16 32 64}; do
+  saturation_rates=${SATURATION_RATES-16 24 32 40 48 56 64}
+  for r in $saturation_rates; do
     for name in coachd echo; do
       # shellcheck disable=SC2086
-      run "$name" --calls="$saturation_calls" --rate="$r" --duration="$duration" \
+      run "$name" --calls="$saturation_calls" --rate="$r" --duration="${SATURATION_DURATION:-10s}" \
         --channels="$channels" ${EXTRA_LOADGEN_FLAGS:-}
     done
   done
@@ -145,7 +147,7 @@ else
       "$(field "$line" errors)"
   done <"$summaries"
 
-  if [[ -n ${SATURATION_RATES-8 16 32 64} ]]; then
+  if [[ -n $saturation_rates ]]; then
     # The message rate of a server: the highest sustained segments/s of a
     # saturation run that kept up (>= 95% of offered) with p99 <= 25 ms.
     best() {
@@ -165,8 +167,7 @@ else
     echo "  coachd $coachd_rate seg/s, echo floor $echo_rate seg/s" \
       "($(awk -v a="$coachd_rate" -v b="$echo_rate" \
             'BEGIN { if (b > 0) printf "coachd at %.0f%% of the echo floor", 100 * a / b; else print "no echo figure" }'))"
-    top=${SATURATION_RATES-8 16 32 64}
-    top=${top##* }
+    top=${saturation_rates##* }
     echo "  (a figure equal to $((saturation_calls * top)) means the top rate tried was sustained;"
     echo "   raise SATURATION_RATES to find the ceiling)"
   fi
