@@ -88,13 +88,17 @@ absl::Status CallSession::ValidateSegment(const Segment& segment, const SessionO
   if (absl::Status status = check_time("start_ms", segment.start_ms); !status.ok()) return status;
   if (absl::Status status = check_time("end_ms", segment.end_ms); !status.ok()) return status;
   for (size_t i = 0; i < segment.words.size(); ++i) {
+    // The field names are built only for an error: this runs on every word.
+    const WordTiming& w = segment.words[i];
+    if (w.start_ms >= 0 && w.start_ms <= kMaxCallTimeMs && w.end_ms >= 0 &&
+        w.end_ms <= kMaxCallTimeMs) {
+      continue;
+    }
     const std::string index = absl::StrCat("words[", i, "].");
-    if (absl::Status status = check_time(index + "start_ms", segment.words[i].start_ms);
-        !status.ok()) {
+    if (absl::Status status = check_time(index + "start_ms", w.start_ms); !status.ok()) {
       return status;
     }
-    if (absl::Status status = check_time(index + "end_ms", segment.words[i].end_ms);
-        !status.ok()) {
+    if (absl::Status status = check_time(index + "end_ms", w.end_ms); !status.ok()) {
       return status;
     }
   }
@@ -137,7 +141,8 @@ absl::Status CallSession::ProcessSegment(const Segment& segment, std::vector<Eve
         });
     if (already_fired) continue;
     Evidence evidence = MakeEvidence(segment.speaker, occurrence.span);
-    const RuleState before = rule_states_[occurrence.rule];
+    RuleState before;
+    if (auto it = rule_states_.find(occurrence.rule); it != rule_states_.end()) before = it->second;
     const int64_t seq = TryNudge(occurrence.rule, evidence, /*interim=*/true, events);
     if (seq > 0) {
       state.fired.push_back(
@@ -183,12 +188,14 @@ absl::Status CallSession::ProcessFinal(const Segment& segment, std::vector<Event
     event.suggestion = rule.spec.suggestion;
     event.evidence = fired.evidence;
     event.retracts_seq = fired.seq;
-    RuleState& rule_state = rule_states_[fired.rule];
-    --rule_state.nudges;
-    if (rule_state.last_nudge_seq == fired.seq) {
-      rule_state.has_last = fired.before.has_last;
-      rule_state.last_nudge_ms = fired.before.last_nudge_ms;
-      rule_state.last_nudge_seq = fired.before.last_nudge_seq;
+    if (auto it = rule_states_.find(fired.rule); it != rule_states_.end()) {
+      RuleState& rule_state = it->second;
+      --rule_state.nudges;
+      if (rule_state.last_nudge_seq == fired.seq) {
+        rule_state.has_last = fired.before.has_last;
+        rule_state.last_nudge_ms = fired.before.last_nudge_ms;
+        rule_state.last_nudge_seq = fired.before.last_nudge_seq;
+      }
     }
     ++report_.retractions;
     --report_.nudges;
@@ -444,17 +451,22 @@ void CallSession::UpdateCarry(Speaker speaker, const Segment& segment) {
 int64_t CallSession::TryNudge(int rule_index, const Evidence& evidence, bool interim,
                               std::vector<Event>* events) {
   const RuleSpec& rule = rules_->rules()[rule_index].spec;
-  RuleState& state = rule_states_[rule_index];
-  if (rule.max_per_call > 0 && state.nudges >= rule.max_per_call) return 0;
-  if (rule.cooldown_ms > 0 && state.has_last &&
-      evidence.offset_ms < state.last_nudge_ms + rule.cooldown_ms) {
-    return 0;
+  // Only a rule with a limit needs state: the map grows with the limited rules
+  // that fired in this call, not with the rule count.
+  RuleState* state = nullptr;
+  if (rule.max_per_call > 0 || rule.cooldown_ms > 0) {
+    state = &rule_states_[rule_index];
+    if (rule.max_per_call > 0 && state->nudges >= rule.max_per_call) return 0;
+    if (rule.cooldown_ms > 0 && state->has_last &&
+        evidence.offset_ms < state->last_nudge_ms + rule.cooldown_ms) {
+      return 0;
+    }
+    ++state->nudges;
+    state->has_last = true;
+    state->last_nudge_ms = evidence.offset_ms;
   }
-  ++state.nudges;
-  state.has_last = true;
-  state.last_nudge_ms = evidence.offset_ms;
   Event event = NewEvent(EventType::kNudge);
-  state.last_nudge_seq = event.seq;
+  if (state != nullptr) state->last_nudge_seq = event.seq;
   event.rule_id = rule.id;
   event.category = rule.category;
   event.kind = rule.kind;

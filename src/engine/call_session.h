@@ -192,6 +192,8 @@ class CallSession {
   int64_t last_time_ms_ = 0;
   std::optional<Speaker> last_final_speaker_;
   SpeakerState speakers_[kSpeakerCount];
+  // State of the rules with a cooldown or max_per_call that nudged in this
+  // call; rules without limits need none.
   absl::flat_hash_map<int, RuleState> rule_states_;
   std::vector<OpenExpectation> open_expectations_;
   std::deque<std::pair<Speaker, std::string>> recent_final_ids_;

@@ -1,6 +1,8 @@
 #include "engine/rule_set.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -113,6 +115,13 @@ class DiagnosticSink {
   }
   int errors() const { return errors_; }
   const std::vector<Diagnostic>& all() const { return all_; }
+  // Appends everything `other` received, in order.
+  void Append(DiagnosticSink&& other) {
+    errors_ += other.errors_;
+    for (Diagnostic& d : other.all_) all_.push_back(std::move(d));
+    other.all_.clear();
+    other.errors_ = 0;
+  }
 
  private:
   void Add(Diagnostic::Level level, const SourceLocation& location, absl::string_view id,
@@ -128,6 +137,49 @@ class DiagnosticSink {
   int errors_ = 0;
   std::vector<Diagnostic> all_;
 };
+
+// Runs fn(0) ... fn(n - 1) on up to `threads` threads (the caller's included).
+// Each call must touch only its own outputs; callers merge them in index order
+// so the result does not depend on the thread count.
+template <typename Fn>
+void ParallelFor(int n, int threads, const Fn& fn) {
+  threads = std::min(threads, n);
+  if (threads <= 1) {
+    for (int i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(threads - 1));
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& thread : pool) thread.join();
+}
+
+int CompileThreads(const CompileOptions& options) {
+  if (options.compile_threads > 0) return options.compile_threads;
+  const int hardware = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(hardware, 1, 8);
+}
+
+// The memory budget of a Set whose members' programs add up to `instructions`
+// RE2 instructions (an upper bound of the Set's program). RE2 compiles a
+// program only within a quarter of the budget (16-byte instructions, so 64
+// bytes of budget each), and a Set's DFA must then have room for at least 20
+// states the size of the whole program (a few bytes per instruction each) or
+// the Set is unusable. The DFA cache gets 64 MiB or 256 bytes per
+// instruction, whichever is larger: a budget, grown into only as the traffic
+// needs states.
+int64_t SetMemoryBudget(int64_t instructions) {
+  constexpr int64_t kProgramBytesPerInstruction = 64;
+  constexpr int64_t kDfaBytesPerInstruction = 256;
+  constexpr int64_t kMinDfaBytes = int64_t{64} << 20;
+  return kProgramBytesPerInstruction * instructions +
+         std::max(kMinDfaBytes, kDfaBytesPerInstruction * instructions);
+}
 
 // Builds the alternation of a rule's phrases and raw patterns, reporting each
 // bad piece at its own location. Returns "" when nothing valid was given.
@@ -284,6 +336,15 @@ void CheckPhrasesCanMatch(const RuleSet& set, int r, DiagnosticSink* sink) {
   const CompiledRule& compiled = set.rules()[r];
   const RuleSpec& rule = compiled.spec;
   if (compiled.regex == nullptr) return;
+  // Only an `unless` can cancel every occurrence of a spelling the phrase
+  // matches: with phrases alone the rule's regex, an alternation that includes
+  // this phrase, finds a non-empty match wherever the phrase matches. Raw
+  // patterns (which may match empty text first) keep the full check too.
+  const bool can_cancel =
+      compiled.unless != nullptr ||
+      std::any_of(rule.patterns.begin(), rule.patterns.end(), [](const LocatedText& pattern) {
+        return !RuleSet::UsesTextAnchor(pattern.text);
+      });
   NormalizedText normalized;
   std::vector<MatchSpan> spans;
   for (const LocatedText& phrase : rule.phrases) {
@@ -313,6 +374,7 @@ void CheckPhrasesCanMatch(const RuleSet& set, int r, DiagnosticSink* sink) {
         ++unmatched_count;
         continue;
       }
+      if (!can_cancel) continue;
       spans.clear();
       set.FindInUtterance(r, normalized.text, &spans);
       if (spans.empty()) {
@@ -396,31 +458,39 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     SourceLocation location;
   };
   absl::flat_hash_map<std::string, std::vector<PhraseOwner>> phrase_owners;  // by regex
+  // Each rule's diagnostics go to its own sink, merged in rule order, so the
+  // regexes can compile in parallel and still report in a fixed order.
+  const int threads = CompileThreads(options);
+  std::vector<DiagnosticSink> rule_sinks(spec.rules.size());
+  set->rules_.reserve(spec.rules.size());
   for (RuleSpec& rule : spec.rules) {
+    DiagnosticSink& rsink = rule_sinks[set->rules_.size()];
     if (!IsIdentifier(rule.id, "._-")) {
-      sink.Error(rule.location, rule.id,
-                 "id must be non-empty and use only letters, digits, '_', '.' and '-'");
+      rsink.Error(rule.location, rule.id,
+                  "id must be non-empty and use only letters, digits, '_', '.' and '-'");
     } else if (auto [it, inserted] = first_definition.emplace(rule.id, rule.location); !inserted) {
-      sink.Error(rule.location, rule.id,
-                 absl::StrCat("duplicate id; first defined at ", it->second.ToString()));
+      rsink.Error(rule.location, rule.id,
+                  absl::StrCat("duplicate id; first defined at ", it->second.ToString()));
     }
     if (!IsIdentifier(rule.category, "_")) {
-      sink.Error(rule.location, rule.id,
-                 "category must be non-empty and use only letters, digits and '_'");
+      rsink.Error(rule.location, rule.id,
+                  "category must be non-empty and use only letters, digits and '_'");
     }
     categories.insert(rule.category);
-    if (rule.title.empty()) sink.Error(rule.location, rule.id, "title is empty");
-    if (rule.message.empty()) sink.Error(rule.location, rule.id, "message is empty");
+    if (rule.title.empty()) rsink.Error(rule.location, rule.id, "title is empty");
+    if (rule.message.empty()) rsink.Error(rule.location, rule.id, "message is empty");
     if (rule.phrases.empty() && rule.patterns.empty()) {
-      sink.Error(rule.location, rule.id, "rule has no phrases and no patterns");
+      rsink.Error(rule.location, rule.id, "rule has no phrases and no patterns");
     }
-    if (rule.cooldown_ms < 0) sink.Error(rule.location, rule.id, "cooldown must not be negative");
+    if (rule.cooldown_ms < 0) {
+      rsink.Error(rule.location, rule.id, "cooldown must not be negative");
+    }
     if (rule.max_per_call < 0) {
-      sink.Error(rule.location, rule.id, "max_per_call must not be negative");
+      rsink.Error(rule.location, rule.id, "max_per_call must not be negative");
     }
-    if (rule.examples.empty()) sink.Warning(rule.location, rule.id, "rule has no examples");
+    if (rule.examples.empty()) rsink.Warning(rule.location, rule.id, "rule has no examples");
     if (rule.counter_examples.empty()) {
-      sink.Warning(rule.location, rule.id, "rule has no counter-examples");
+      rsink.Warning(rule.location, rule.id, "rule has no counter-examples");
     }
     // Two phrases are the same when they compile to the same regex ("I'm
     // sorry" = "i am sorry"); they clash when the rules listen to a common
@@ -431,15 +501,15 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
       std::vector<PhraseOwner>& owners = phrase_owners[compiled_phrase->regex];
       for (const PhraseOwner& owner : owners) {
         if (owner.rule_id == rule.id) {
-          sink.Warning(phrase.location, rule.id,
-                       absl::StrCat("phrase ", Quoted(phrase.text), " repeats phrase ",
+          rsink.Warning(phrase.location, rule.id,
+                        absl::StrCat("phrase ", Quoted(phrase.text), " repeats phrase ",
                                     Quoted(owner.text), " of the same rule"));
           break;
         }
         if (owner.speaker == SpeakerScope::kAny || rule.speaker == SpeakerScope::kAny ||
             owner.speaker == rule.speaker) {
-          sink.Warning(phrase.location, rule.id,
-                       absl::StrCat("phrase ", Quoted(phrase.text), " is also a phrase of rule ",
+          rsink.Warning(phrase.location, rule.id,
+                        absl::StrCat("phrase ", Quoted(phrase.text), " is also a phrase of rule ",
                                     owner.rule_id, " (", owner.location.ToString(),
                                     "): the same words fire both rules"));
           break;
@@ -449,37 +519,48 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     }
 
     CompiledRule compiled;
-    const int errors_before = sink.errors();
+    compiled.spec = std::move(rule);
+    set->rules_.push_back(std::move(compiled));
+  }
+
+  // The rules' own regexes, in parallel: each rule writes only its own
+  // CompiledRule and sink.
+  ParallelFor(static_cast<int>(set->rules_.size()), threads, [&](int r) {
+    CompiledRule& compiled = set->rules_[r];
+    const RuleSpec& rule = compiled.spec;
+    DiagnosticSink& rsink = rule_sinks[r];
+    const int errors_before = rsink.errors();
     std::vector<LocatedText> window_patterns;
     std::vector<LocatedText> anchored_patterns;
     for (const LocatedText& pattern : rule.patterns) {
       (UsesTextAnchor(pattern.text) ? anchored_patterns : window_patterns).push_back(pattern);
     }
     const std::string regex = CombinePieces(rule.phrases, window_patterns, rule.id, "phrase",
-                                            options.rule_max_mem, &sink);
+                                            options.rule_max_mem, &rsink);
     const std::string anchored =
-        CombinePieces({}, anchored_patterns, rule.id, "phrase", options.rule_max_mem, &sink);
+        CombinePieces({}, anchored_patterns, rule.id, "phrase", options.rule_max_mem, &rsink);
     const std::string unless = CombinePieces(rule.unless_phrases, rule.unless_patterns, rule.id,
-                                             "unless", options.rule_max_mem, &sink);
-    if (sink.errors() == errors_before) {
+                                             "unless", options.rule_max_mem, &rsink);
+    if (rsink.errors() == errors_before) {
       if (!regex.empty()) {
-        compiled.regex = CompileCombined(regex, rule, "phrases and patterns", options, &sink);
+        compiled.regex = CompileCombined(regex, rule, "phrases and patterns", options, &rsink);
       }
       if (!anchored.empty()) {
-        compiled.anchored = CompileCombined(anchored, rule, "anchored patterns", options, &sink);
+        compiled.anchored = CompileCombined(anchored, rule, "anchored patterns", options, &rsink);
       }
       if (!unless.empty()) {
         compiled.unless = CompileCombined(unless, rule, "unless phrases and patterns", options,
-                                          &sink);
+                                          &rsink);
       }
     }
-    compiled.spec = std::move(rule);
-    set->rules_.push_back(std::move(compiled));
-  }
+  });
+  for (DiagnosticSink& rule_sink : rule_sinks) sink.Append(std::move(rule_sink));
 
-  for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
-    CheckPhrasesCanMatch(*set, r, &sink);
-  }
+  // The sinks are empty again: reuse them for the phrase checks.
+  ParallelFor(static_cast<int>(set->rules_.size()), threads,
+              [&](int r) { CheckPhrasesCanMatch(*set, r, &rule_sinks[r]); });
+  for (DiagnosticSink& rule_sink : rule_sinks) sink.Append(std::move(rule_sink));
+
 
   for (ExpectationSpec& expectation : spec.expectations) {
     const std::string& id = expectation.id;
@@ -525,39 +606,58 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
   }
 
   if (sink.errors() == 0) {
-    for (const RulePart part : {RulePart::kWindow, RulePart::kSegment}) {
-      const int p = static_cast<int>(part);
-      for (int s = 0; s < kSpeakerCount; ++s) {
-        const auto speaker = static_cast<Speaker>(s);
-        auto part_set = std::make_unique<RE2::Set>(RegexOptions(options.set_max_mem),
-                                                   RE2::UNANCHORED);
-        for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
-          const CompiledRule& compiled = set->rules_[r];
-          const RuleSpec& rule = compiled.spec;
-          const bool listens =
-              rule.speaker == SpeakerScope::kAny ||
-              (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
-          const RE2* regex =
-              part == RulePart::kWindow ? compiled.regex.get() : compiled.anchored.get();
-          if (!listens || regex == nullptr) continue;
-          std::string error;
-          if (part_set->Add(regex->pattern(), &error) < 0) {
-            sink.Error(rule.location, rule.id, absl::StrCat("cannot add to RE2::Set: ", error));
-            continue;
-          }
-          set->set_rules_[p][s].push_back(r);
-        }
-        // An empty Set is kept for the window part only, so matching code
-        // needs no special case there; the segment part is usually empty.
-        if (part == RulePart::kSegment && set->set_rules_[p][s].empty()) continue;
-        if (!part_set->Compile()) {
-          sink.Error(SourceLocation{}, "",
-                     absl::StrCat("the ", SpeakerName(speaker),
-                                  " rules do not fit in the RE2::Set memory budget of ",
-                                  options.set_max_mem, " bytes"));
-        }
-        set->sets_[p][s] = std::move(part_set);
+    // The four Sets ([RulePart][Speaker]) compile in parallel, each reporting
+    // to its own sink; merged in the same order as before.
+    DiagnosticSink set_sinks[2][kSpeakerCount];
+    ParallelFor(2 * kSpeakerCount, threads, [&](int index) {
+      const int p = index / kSpeakerCount;
+      const int s = index % kSpeakerCount;
+      const auto part = static_cast<RulePart>(p);
+      const auto speaker = static_cast<Speaker>(s);
+      DiagnosticSink& set_sink = set_sinks[p][s];
+      std::vector<const CompiledRule*> members;
+      int64_t instructions = 0;
+      for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
+        const CompiledRule& compiled = set->rules_[r];
+        const RuleSpec& rule = compiled.spec;
+        const bool listens =
+            rule.speaker == SpeakerScope::kAny ||
+            (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
+        const RE2* regex =
+            part == RulePart::kWindow ? compiled.regex.get() : compiled.anchored.get();
+        if (!listens || regex == nullptr) continue;
+        members.push_back(&compiled);
+        instructions += regex->ProgramSize();
       }
+      const int64_t max_mem = options.set_max_mem > 0
+                                  ? options.set_max_mem
+                                  : SetMemoryBudget(instructions);
+      auto part_set = std::make_unique<RE2::Set>(RegexOptions(max_mem), RE2::UNANCHORED);
+      for (const CompiledRule* compiled : members) {
+        const RE2* regex =
+            part == RulePart::kWindow ? compiled->regex.get() : compiled->anchored.get();
+        std::string error;
+        if (part_set->Add(regex->pattern(), &error) < 0) {
+          set_sink.Error(compiled->spec.location, compiled->spec.id,
+                         absl::StrCat("cannot add to RE2::Set: ", error));
+          continue;
+        }
+        set->set_rules_[p][s].push_back(static_cast<int>(compiled - set->rules_.data()));
+      }
+      // An empty Set is kept for the window part only, so matching code
+      // needs no special case there; the segment part is usually empty.
+      if (part == RulePart::kSegment && set->set_rules_[p][s].empty()) return;
+      if (!part_set->Compile()) {
+        set_sink.Error(SourceLocation{}, "",
+                       absl::StrCat("the ", SpeakerName(speaker),
+                                    " rules do not fit in the RE2::Set memory budget of ",
+                                    max_mem, " bytes"));
+      }
+      set->set_max_mem_[p][s] = max_mem;
+      set->sets_[p][s] = std::move(part_set);
+    });
+    for (auto& by_speaker : set_sinks) {
+      for (DiagnosticSink& set_sink : by_speaker) sink.Append(std::move(set_sink));
     }
   }
 
@@ -579,17 +679,19 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
   }
 
   if (sink.errors() == 0 && options.check_examples) {
-    NormalizedText normalized;
-    std::vector<MatchSpan> spans;
-    for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
+    // Per rule in parallel; the sinks are empty again after the phrase checks.
+    ParallelFor(static_cast<int>(set->rules_.size()), threads, [&](int r) {
+      DiagnosticSink& rsink = rule_sinks[r];
       const RuleSpec& rule = set->rules_[r].spec;
+      NormalizedText normalized;
+      std::vector<MatchSpan> spans;
       for (const LocatedText& example : rule.examples) {
         Normalize(example.text, &normalized);
         spans.clear();
         set->FindInUtterance(r, normalized.text, &spans);
         if (spans.empty()) {
-          sink.Error(example.location, rule.id,
-                     absl::StrCat("example does not match: ", Quoted(example.text)));
+          rsink.Error(example.location, rule.id,
+                      absl::StrCat("example does not match: ", Quoted(example.text)));
         }
       }
       for (const LocatedText& counter : rule.counter_examples) {
@@ -598,13 +700,14 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
         set->FindInUtterance(r, normalized.text, &spans);
         if (!spans.empty()) {
           const MatchSpan& span = spans.front();
-          sink.Error(counter.location, rule.id,
-                     absl::StrCat("counter-example matches (on \"",
-                                  normalized.text.substr(span.begin, span.end - span.begin),
-                                  "\"): ", Quoted(counter.text)));
+          rsink.Error(counter.location, rule.id,
+                      absl::StrCat("counter-example matches (on \"",
+                                   normalized.text.substr(span.begin, span.end - span.begin),
+                                   "\"): ", Quoted(counter.text)));
         }
       }
-    }
+    });
+    for (DiagnosticSink& rule_sink : rule_sinks) sink.Append(std::move(rule_sink));
   }
 
   if (diagnostics != nullptr) *diagnostics = sink.all();

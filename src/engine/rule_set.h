@@ -104,13 +104,22 @@ struct CompileOptions {
   // Largest RE2 program (RE2::ProgramSize) one rule's combined phrases and
   // patterns may compile to. Keeps one rule from bloating the shared Sets.
   int max_rule_program_size = 20000;
-  // DFA memory budget of each per-speaker RE2::Set. When a match exceeds it,
-  // the session falls back to per-rule matching and counts the fallback.
-  int64_t set_max_mem = int64_t{64} << 20;
+  // Memory budget (program and DFA cache) of each per-speaker RE2::Set. When a
+  // match exceeds it, the session falls back to per-rule matching and counts
+  // the fallback. 0, the default, sizes each Set's budget from its program:
+  // 64 bytes per RE2 instruction for the program plus a DFA cache of 64 MiB or
+  // 256 bytes per instruction, whichever is larger (about 72 MiB for the
+  // bundled packs, 0.6 GiB for 5,000 rules). A fixed budget too small for the
+  // program is a compile error.
+  int64_t set_max_mem = 0;
   // Memory budget of each rule's own RE2.
   int64_t rule_max_mem = int64_t{1} << 20;
   // Run every rule's examples and counter-examples.
   bool check_examples = true;
+  // Threads compiling rules, checking phrases and examples, and compiling the
+  // Sets; 0 uses the hardware concurrency, at most 8. The result, diagnostics
+  // included, is the same for any count.
+  int compile_threads = 0;
 };
 
 // One compiled rule. Members are read-only after RuleSet::Compile().
@@ -180,6 +189,11 @@ class RuleSet {
   const std::vector<int>& set_rules(Speaker speaker, RulePart part = RulePart::kWindow) const {
     return set_rules_[static_cast<int>(part)][static_cast<int>(speaker)];
   }
+  // The memory budget that Set was compiled with (see CompileOptions); 0 when
+  // there is no such Set.
+  int64_t set_max_mem(Speaker speaker, RulePart part = RulePart::kWindow) const {
+    return set_max_mem_[static_cast<int>(part)][static_cast<int>(speaker)];
+  }
 
   // Appends to `out` every occurrence of the `part` regex of rule
   // `rule_index` in `normalized` (a NormalizedText::text) that ends after byte
@@ -208,6 +222,7 @@ class RuleSet {
   std::vector<std::string> source_files_;
   std::unique_ptr<RE2::Set> sets_[2][kSpeakerCount];    // [RulePart][Speaker]
   std::vector<int> set_rules_[2][kSpeakerCount];
+  int64_t set_max_mem_[2][kSpeakerCount] = {};
 };
 
 }  // namespace coach::engine

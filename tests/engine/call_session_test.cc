@@ -252,6 +252,23 @@ TEST(CallSessionLimits, RetractedNudgeDoesNotHoldTheCooldown) {
   EXPECT_EQ(events[2].evidence.segment_id, "a2");
 }
 
+TEST(CallSessionLimits, RuleWithoutLimitsNudgesEveryOccurrenceAlongsideALimitedRule) {
+  // LimitedSpec(0, 0) has no cooldown and no cap: such a rule keeps no state,
+  // and its retractions must not disturb a limited rule's state.
+  RuleSetSpec spec = LimitedSpec(0, 0);
+  spec.rules.push_back(AgentRule("provoking.relax", "provoking", {"just relax"}));
+  spec.rules.back().max_per_call = 1;
+  CallSession session(MustCompile(spec));
+  std::vector<Event> events = Play(
+      session, {Interim("a1", Speaker::kAgent, "calm down just relax"), Agent("a1", "come down"),
+                Agent("a2", "calm down calm down"), Agent("a3", "just relax calm down")});
+  EXPECT_THAT(Summaries(events),
+              ElementsAre("nudge:provoking.calm_down", "nudge:provoking.relax",
+                          "retraction:provoking.calm_down", "retraction:provoking.relax",
+                          "nudge:provoking.calm_down", "nudge:provoking.calm_down",
+                          "nudge:provoking.relax", "nudge:provoking.calm_down"));
+}
+
 RuleSetSpec ExpectationSpecs(int64_t within_ms, int within_turns) {
   RuleSetSpec spec = BasicSpec();
   spec.rules.push_back(CustomerRule("frustration.ridiculous", "frustration",

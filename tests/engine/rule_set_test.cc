@@ -387,5 +387,81 @@ TEST(RuleSetCompile, SetThatCannotFitItsMemoryBudgetIsRejected) {
               HasSubstr("the agent rules do not fit in the RE2::Set memory budget"));
 }
 
+TEST(RuleSetCompile, DefaultSetBudgetGrowsWithTheRules) {
+  // 2,000 rules of several phrases: too many RE2 instructions in the agent
+  // Set for a fixed 4 MiB budget (RE2 needs 64 bytes of budget per
+  // instruction for the program alone, and the DFA needs room on top); the
+  // default budget is sized from them. (The synthetic 5,000-rule set of
+  // matcher_bench needs more than the former fixed default of 64 MiB.)
+  RuleSetSpec spec;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string n = std::to_string(i);
+    spec.rules.push_back(AgentRule("r" + n, "provoking",
+                                   {"(alpha|beta|gamma) ... word" + n + " [(one|two)] three",
+                                    "(delta|epsilon) zeta" + n + " (eta|theta|iota|kappa)",
+                                    "lambda" + n + " [mu] (nu|xi) omicron"}));
+  }
+  CompileOptions fixed;
+  fixed.set_max_mem = int64_t{4} << 20;
+  EXPECT_THAT(CompileError(spec, fixed),
+              HasSubstr("the agent rules do not fit in the RE2::Set memory budget"));
+  auto rules = MustCompile(spec);
+  EXPECT_GT(rules->set_max_mem(Speaker::kAgent), int64_t{64} << 20);
+  // No customer rules: the minimum DFA budget.
+  EXPECT_EQ(rules->set_max_mem(Speaker::kCustomer), int64_t{64} << 20);
+  EXPECT_EQ(rules->set_max_mem(Speaker::kAgent, RulePart::kSegment), 0);
+  EXPECT_THAT(Find(*rules, "r1999", "say beta to word1999 three now"), SizeIs(1));
+  std::vector<int> hits;
+  RE2::Set::ErrorInfo error{};
+  NormalizedText normalized;
+  Normalize("well lambda1234 nu omicron", &normalized);
+  ASSERT_TRUE(rules->set_for(Speaker::kAgent)->Match(normalized.text, &hits, &error));
+  EXPECT_THAT(hits, ElementsAre(1234));
+}
+
+TEST(RuleSetCompile, ThreadCountDoesNotChangeTheResult) {
+  RuleSetSpec spec;
+  for (int i = 0; i < 40; ++i) {
+    const std::string n = std::to_string(i);
+    spec.rules.push_back(AgentRule("r" + n, "provoking", {"calm down " + n, "[un]happy " + n}));
+    spec.rules.back().examples = Texts({"calm down " + n, i % 7 == 0 ? "nothing" : "calm down"});
+    spec.rules.back().counter_examples = Texts({i % 5 == 0 ? "calm down " + n : "relax"});
+    if (i % 9 == 0) spec.rules.back().patterns = Texts({"bad(" + n});
+  }
+  spec.rules.push_back(AgentRule("r3", "provoking", {"calm down 3"}));  // duplicate id
+  std::vector<std::string> reference;
+  for (const int threads : {1, 2, 4, 16}) {
+    CompileOptions options;
+    options.compile_threads = threads;
+    std::vector<Diagnostic> diagnostics;
+    auto rules = RuleSet::Compile(spec, options, &diagnostics);
+    ASSERT_FALSE(rules.ok());
+    std::vector<std::string> lines;
+    for (const Diagnostic& d : diagnostics) lines.push_back(d.ToString());
+    lines.push_back(std::string(rules.status().message()));
+    if (reference.empty()) {
+      reference = lines;
+      EXPECT_GT(reference.size(), 40u);
+    } else {
+      EXPECT_EQ(lines, reference) << "threads " << threads;
+    }
+  }
+  // Without the errors, every thread count gives the same Sets.
+  RuleSetSpec good;
+  for (int i = 0; i < 40; ++i) {
+    good.rules.push_back(AgentRule("r" + std::to_string(i), "provoking",
+                                   {"calm down " + std::to_string(i)}));
+  }
+  good.rules.push_back(CustomerRule("c", "abuse", {"this is ridiculous"}));
+  for (const int threads : {1, 3}) {
+    CompileOptions options;
+    options.compile_threads = threads;
+    auto rules = MustCompile(good, options);
+    EXPECT_THAT(rules->set_rules(Speaker::kAgent), SizeIs(40));
+    EXPECT_THAT(rules->set_rules(Speaker::kCustomer), ElementsAre(40));
+    EXPECT_EQ(rules->version(), MustCompile(good)->version());
+  }
+}
+
 }  // namespace
 }  // namespace coach::engine
