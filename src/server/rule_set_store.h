@@ -22,6 +22,8 @@
 #ifndef COACHD_SERVER_RULE_SET_STORE_H_
 #define COACHD_SERVER_RULE_SET_STORE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -70,16 +72,26 @@ class RuleSetStore {
 
   const std::vector<std::string>& paths() const { return paths_; }
 
+  // How many snapshots have been destroyed so far (their last holder, a
+  // running call or the store, let go). A snapshot's compiled regexes carry
+  // DFA caches of tens of MiB that the allocator keeps after they are freed;
+  // the server trims the heap when this count moves (see Server::SweepLoop).
+  int64_t released_snapshots() const { return released_->load(std::memory_order_relaxed); }
+
  private:
   RuleSetStore(std::vector<std::string> paths, std::function<absl::Time()> clock,
+               std::shared_ptr<std::atomic<int64_t>> released,
                std::shared_ptr<const LoadedRules> initial);
 
   // Loads `paths` into a fresh snapshot stamped with clock().
   static absl::StatusOr<std::shared_ptr<const LoadedRules>> Load(
-      const std::vector<std::string>& paths, const std::function<absl::Time()>& clock);
+      const std::vector<std::string>& paths, const std::function<absl::Time()>& clock,
+      const std::shared_ptr<std::atomic<int64_t>>& released);
 
   const std::vector<std::string> paths_;
   const std::function<absl::Time()> clock_;
+  // Shared with every snapshot's deleter, so snapshots may outlive the store.
+  const std::shared_ptr<std::atomic<int64_t>> released_;
   // std::mutex rather than absl::Mutex: the system Abseil is not built with
   // TSan, which then cannot see absl::Mutex and reports false races.
   std::mutex reload_mu_;           // serializes Reload()

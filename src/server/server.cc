@@ -1,5 +1,9 @@
 #include "server/server.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -200,9 +204,27 @@ absl::StatusOr<std::shared_ptr<const LoadedRules>> Server::Reload() {
 
 void Server::SweepNow() { registry_->Sweep(); }
 
+void Server::TrimHeap() {
+#ifdef __GLIBC__
+  const absl::Time start = absl::Now();
+  malloc_trim(0);
+  spdlog::debug("released rule set: heap trimmed in {}", absl::FormatDuration(absl::Now() - start));
+#endif
+}
+
 void Server::SweepLoop() {
+  int64_t trimmed_at = rules_->released_snapshots();
   while (!stop_sweeper_.WaitForNotificationWithTimeout(options_.sweep_interval)) {
     registry_->Sweep();
+    // A replaced rule set is freed when the last call started under it ends,
+    // on whichever thread that is. glibc keeps the freed DFA caches (tens of
+    // MiB per snapshot, spread over its per-thread arenas) and RSS would grow
+    // with every reload; hand them back here, off the serving threads.
+    const int64_t released = rules_->released_snapshots();
+    if (released != trimmed_at) {
+      trimmed_at = released;
+      TrimHeap();
+    }
   }
 }
 

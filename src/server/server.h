@@ -166,6 +166,8 @@ class Server {
  private:
   explicit Server(Options options);
   void SweepLoop();
+  // Returns the allocator's free pages to the system (glibc's malloc_trim).
+  static void TrimHeap();
 
   const Options options_;
   std::unique_ptr<TokenStore> tokens_;

@@ -5,6 +5,7 @@
 //                 [--channels=4] [--agents_per_call=1] [--coachd_pid=PID]
 //   coach_loadgen --target=... --calls=1000 --idle [--coachd_pid=PID]
 //   coach_loadgen --target=ECHO_SERVER --echo --calls=1000 --rate=4 [--coachd_pid=PID]
+//   coach_loadgen --target=... --soak --calls=1000 --duration=10m [--coachd_pid=PID]
 //
 // Live mode. Each of --calls slots plays one simulated call after another
 // (slot i plays transcript file i mod the number of files; the next call in
@@ -32,6 +33,17 @@
 // from a segment's send to its echo. Run against coachd and the echo server in
 // the same run (tests/bench/run_live_load.sh), it tells what coachd adds to
 // what gRPC itself costs on the machine.
+//
+// Soak (--soak; tests/soak/run_soak.sh). The live mode with one resuming
+// desktop per agent instead of the plain ones: each second a desktop
+// disconnects with chance --desktop_flaps and reconnects 0-1 s later with a
+// ResumePoint for every call it saw and has no report of; each second a call's
+// pipeline cancels its stream with chance --pipeline_aborts; every
+// --reload_every the phrase lists are reloaded through AdminService. At the
+// end every desktop reconnects and waits for its reports, then the run fails
+// if any desktop missed or duplicated a seq of a call it saw, saw a call
+// without its report, a call not aborted ended without its report, a reload
+// failed, or coachd's RSS grew by more than --max_rss_growth after --warmup.
 //
 // Idle mode (--idle). Samples coachd's RSS with the channels connected, again
 // with --calls x --agents_per_call desktops connected, again after --calls
@@ -127,6 +139,27 @@ ABSL_FLAG(bool, timeline, false,
           "Live mode: also print a row per second (segments, nudges, latency, send lag, CPU, "
           "RSS), to tell a warm-up transient from saturation.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the number of interims (1-3) sent before each final.");
+ABSL_FLAG(bool, soak, false,
+          "Soak mode: live mode with one resuming desktop per agent, random desktop "
+          "disconnects (--desktop_flaps), random pipeline aborts (--pipeline_aborts) and a "
+          "reload every --reload_every; at the end it checks from the seqs that every desktop "
+          "got every event of the calls it saw exactly once, in order, that every call not "
+          "aborted got its report, and that coachd's RSS grew by at most --max_rss_growth "
+          "after --warmup. Exits 1 if any check fails.");
+ABSL_FLAG(double, desktop_flaps, 0.01,
+          "Soak: the chance per second that a desktop disconnects; it reconnects with its "
+          "resume points 0-1 s later.");
+ABSL_FLAG(double, pipeline_aborts, 0.002,
+          "Soak: the chance per second that a call's pipeline cancels its stream mid-call.");
+ABSL_FLAG(absl::Duration, reload_every, absl::Seconds(30),
+          "Soak: AdminService.ReloadPhraseLists this often (0: never).");
+ABSL_FLAG(absl::Duration, warmup, absl::ZeroDuration(),
+          "Soak: RSS growth is measured after this much of the run (0: a fifth of --duration). "
+          "Ended calls stay in coachd for --resume_retention, so the warm-up must be longer.");
+ABSL_FLAG(double, max_rss_growth, 0.10,
+          "Soak: the largest accepted growth of coachd's RSS after --warmup: the median of the "
+          "last fifth of the per-second samples against the median of the first fifth after "
+          "the warm-up, as a fraction of the latter.");
 ABSL_FLAG(bool, echo, false,
           "Live mode against the echo floor (coach_echo_server) at --target instead of coachd: "
           "the same calls, messages, cadence and connections, no desktops; latency is from a "
@@ -287,7 +320,8 @@ struct Stats {
   std::atomic<int64_t> calls_started{0};
   std::atomic<int64_t> calls_completed{0};       // script played out, report, OK
   std::atomic<int64_t> calls_ended_at_stop{0};   // ended by --duration, report, OK
-  std::atomic<int64_t> calls_without_report{0};  // finished without a report
+  std::atomic<int64_t> calls_without_report{0};  // finished without a report (not aborted)
+  std::atomic<int64_t> calls_aborted{0};         // soak: the pipeline cancelled mid-call
   EventCounts pipeline;  // events received on the StreamCalls
   EventCounts desktop;   // events received by the desktops
   std::atomic<int64_t> desktop_seq_gaps{0};     // events missing from a desktop's seq
@@ -401,11 +435,21 @@ class SimCallBase {
   // Ends the call now: `end` as the next write, then the half-close.
   virtual void BeginEnd() = 0;
   virtual void Cancel() = 0;
+  // Soak: the pipeline goes away mid-call (cancels its stream). The call's
+  // CANCELLED status is then expected, and no report is owed to it.
+  void Abort() {
+    aborted_.store(true);
+    Cancel();
+  }
+  bool aborted() const { return aborted_.load(); }
   virtual int slot() const = 0;
   virtual const grpc::Status& status() const = 0;
   // coachd: the report arrived. Echo floor: the echo of `end` arrived.
   virtual bool got_report() const = 0;
   virtual bool ended_by_stop() const = 0;
+
+ private:
+  std::atomic<bool> aborted_{false};
 };
 
 void CallDone(SimCallBase* call);  // hands a finished call back to the pacer
@@ -706,6 +750,162 @@ class Desktop final : public grpc::ClientReadReactor<v1::CoachEvent> {
 };
 
 // ---------------------------------------------------------------------------
+// Soak: an agent desktop that disconnects and resumes, and keeps a ledger of
+// every call it saw, to check delivery exactly once and in order.
+//
+// Each connection is its own WatchAgent reactor; a reconnect sends a
+// ResumePoint (call_id, last seq) for every call seen but not yet reported.
+// coachd then replays what was missed, and replays live calls the desktop
+// never saw from their first event, so for every call a desktop saw any event
+// of, it must end up with seqs 1..report exactly once each, in order.
+
+class SoakDesktop {
+ public:
+  struct Totals {
+    int64_t calls = 0;       // calls seen
+    int64_t complete = 0;    // calls seen through their report
+    int64_t events = 0;      // events counted once
+    int64_t duplicates = 0;  // seq at or below the last one seen
+    int64_t gaps = 0;        // seqs skipped (events lost)
+    int64_t dropped = 0;     // coachd's dropped_before counts
+    int64_t connections = 0;
+    int64_t unexpected_ends = 0;  // streams coachd ended with an error
+  };
+
+  SoakDesktop(v1::CoachService::Stub* stub, std::string agent_id)
+      : stub_(stub), agent_id_(std::move(agent_id)) {}
+  ~SoakDesktop() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](SoakDesktop* d) { return d->current_ == nullptr || d->current_done_; }, this));
+  }
+
+  // Opens a new connection with the resume points; false while the last one
+  // has not ended yet.
+  bool Connect() {
+    auto request = std::make_unique<v1::WatchAgentRequest>();
+    request->set_agent_id(agent_id_);
+    request->set_tenant(kTenant);
+    Connection* connection;
+    {
+      absl::MutexLock lock(&mu_);
+      if (current_ != nullptr && !current_done_) return false;
+      for (const auto& [call_id, ledger] : ledger_) {
+        if (ledger.last_seq > 0 && !ledger.reported) {
+          v1::ResumePoint* point = request->add_resume();
+          point->set_call_id(call_id);
+          point->set_last_seq(ledger.last_seq);
+        }
+      }
+      if (current_ != nullptr) ended_.push_back(std::move(current_owner_));
+      current_owner_ = std::make_unique<Connection>(this, std::move(request));
+      current_ = current_owner_.get();
+      current_done_ = false;
+      ++totals_.connections;
+      connection = current_;
+    }
+    connection->Start(stub_);
+    return true;
+  }
+
+  // Cancels the current connection (it ends with CANCELLED, which is expected).
+  void Disconnect() {
+    absl::MutexLock lock(&mu_);
+    if (current_ != nullptr && !current_done_) {
+      current_->cancelled_by_us = true;
+      current_->context.TryCancel();
+    }
+  }
+
+  bool connected() {
+    absl::MutexLock lock(&mu_);
+    return current_ != nullptr && !current_done_;
+  }
+
+  // Calls seen whose report has not arrived.
+  int64_t Incomplete() {
+    absl::MutexLock lock(&mu_);
+    int64_t n = 0;
+    for (const auto& [call_id, ledger] : ledger_) n += ledger.reported ? 0 : 1;
+    return n;
+  }
+
+  Totals totals() {
+    absl::MutexLock lock(&mu_);
+    Totals t = totals_;
+    t.calls = static_cast<int64_t>(ledger_.size());
+    for (const auto& [call_id, ledger] : ledger_) t.complete += ledger.reported ? 1 : 0;
+    return t;
+  }
+
+ private:
+  struct Connection final : public grpc::ClientReadReactor<v1::CoachEvent> {
+    Connection(SoakDesktop* owner, std::unique_ptr<v1::WatchAgentRequest> request)
+        : owner(owner), request(std::move(request)) {}
+    void Start(v1::CoachService::Stub* stub) {
+      stub->async()->WatchAgent(&context, request.get(), this);
+      StartRead(&in);
+      StartCall();
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) return;
+      owner->Record(in);
+      StartRead(&in);
+    }
+    void OnDone(const grpc::Status& status) override { owner->Ended(this, status); }
+
+    SoakDesktop* const owner;
+    const std::unique_ptr<v1::WatchAgentRequest> request;
+    grpc::ClientContext context;
+    v1::CoachEvent in;
+    bool cancelled_by_us = false;  // guarded by owner->mu_
+  };
+
+  struct CallLedger {
+    int64_t last_seq = 0;
+    bool reported = false;
+  };
+
+  void Record(const v1::CoachEvent& event) {
+    absl::MutexLock lock(&mu_);
+    CallLedger& ledger = ledger_[event.call_id()];
+    const int64_t seq = static_cast<int64_t>(event.seq());
+    totals_.dropped += static_cast<int64_t>(event.dropped_before());
+    if (seq <= ledger.last_seq) {
+      ++totals_.duplicates;
+      return;
+    }
+    totals_.gaps += seq - ledger.last_seq - 1;
+    ledger.last_seq = seq;
+    ++totals_.events;
+    if (event.has_report()) ledger.reported = true;
+  }
+
+  void Ended(Connection* connection, const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (!(connection->cancelled_by_us && status.error_code() == grpc::StatusCode::CANCELLED)) {
+      ++totals_.unexpected_ends;
+      fprintf(stderr, "coach_loadgen: desktop %s: WatchAgent ended: %s %s\n", agent_id_.c_str(),
+              absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+              status.error_message().c_str());
+    }
+    if (connection == current_) current_done_ = true;
+  }
+
+  v1::CoachService::Stub* const stub_;
+  const std::string agent_id_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, CallLedger> ledger_ ABSL_GUARDED_BY(mu_);
+  Totals totals_ ABSL_GUARDED_BY(mu_);
+  // The live connection, and the ended ones (deleted with the desktop, so
+  // that no reactor is freed while gRPC may still be returning from OnDone).
+  std::unique_ptr<Connection> current_owner_ ABSL_GUARDED_BY(mu_);
+  Connection* current_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool current_done_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::unique_ptr<Connection>> ended_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---------------------------------------------------------------------------
 // The pacer: cadence ticks, call starts and restarts, the end of the run.
 
 std::mutex done_mu;
@@ -795,6 +995,21 @@ class Pacer {
     ReapDone(/*restart=*/false);
   }
 
+  // Soak: aborts each running call with probability `p`. Pacer thread only
+  // (from RunLive's callbacks).
+  int AbortRandom(double p, std::mt19937_64& rng) {
+    if (stopping_ || p <= 0) return 0;
+    std::uniform_real_distribution<double> coin(0, 1);
+    int aborted = 0;
+    for (SimCallBase* call : slots_) {
+      if (call != nullptr && coin(rng) < p) {
+        call->Abort();
+        ++aborted;
+      }
+    }
+    return aborted;
+  }
+
   // Ends every running call, waits up to the drain, then cancels the rest.
   void EndAll() {
     stopping_ = true;
@@ -866,12 +1081,16 @@ class Pacer {
       done.swap(done_calls);
     }
     for (SimCallBase* call : done) {
-      stats->call_status.Add(call->status().error_code());
-      if (call->status().ok() && call->got_report()) {
-        (call->ended_by_stop() ? stats->calls_ended_at_stop : stats->calls_completed)
-            .fetch_add(1, std::memory_order_relaxed);
+      if (call->aborted() && !call->status().ok()) {
+        stats->calls_aborted.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        stats->call_status.Add(call->status().error_code());
+        if (call->status().ok() && call->got_report()) {
+          (call->ended_by_stop() ? stats->calls_ended_at_stop : stats->calls_completed)
+              .fetch_add(1, std::memory_order_relaxed);
+        }
+        if (!call->got_report()) stats->calls_without_report.fetch_add(1);
       }
-      if (!call->got_report()) stats->calls_without_report.fetch_add(1);
       const int slot = call->slot();
       slots_[static_cast<size_t>(slot)] = nullptr;
       --live_;
@@ -1106,8 +1325,14 @@ int Main() {
     fprintf(stderr, "coach_loadgen: --echo measures live traffic; it does not go with --idle\n");
     return 2;
   }
-  // The echo floor has no desktops: its latency is measured on the stream itself.
-  const int desktops_per_agent_to_open = echo ? 0 : desktops_per_agent;
+  const bool soak = absl::GetFlag(FLAGS_soak);
+  if (soak && (echo || options.idle)) {
+    fprintf(stderr, "coach_loadgen: --soak goes with neither --echo nor --idle\n");
+    return 2;
+  }
+  // The echo floor has no desktops: its latency is measured on the stream
+  // itself. The soak opens its own resuming desktops.
+  const int desktops_per_agent_to_open = echo || soak ? 0 : desktops_per_agent;
   const std::string server_name = echo ? "echo server" : "coachd";
   int pid = absl::GetFlag(FLAGS_coachd_pid);
   if (pid == 0 && !echo) pid = FindCoachd();
@@ -1130,7 +1355,7 @@ int Main() {
   std::vector<std::shared_ptr<grpc::Channel>> call_channels =
       MakeChannels(target, channel_count, "pipeline");
   std::vector<std::shared_ptr<grpc::Channel>> desktop_channels;
-  if (desktops_per_agent_to_open > 0) {
+  if (desktops_per_agent_to_open > 0 || soak) {
     desktop_channels = MakeChannels(target, channel_count, "desktop");
   }
   std::vector<std::unique_ptr<v1::CoachService::Stub>> call_stubs;
@@ -1152,6 +1377,15 @@ int Main() {
       desktops.push_back(std::make_unique<Desktop>());
       desktops.back()->Start(desktop_stubs[desktops.size() % desktop_stubs.size()].get(),
                              absl::StrCat(options.run_id, "-agent-", slot));
+    }
+  }
+  std::vector<std::unique_ptr<SoakDesktop>> soak_desktops;
+  if (soak) {
+    for (int slot = 0; slot < options.calls; ++slot) {
+      soak_desktops.push_back(std::make_unique<SoakDesktop>(
+          desktop_stubs[static_cast<size_t>(slot) % desktop_stubs.size()].get(),
+          absl::StrCat(options.run_id, "-agent-", slot)));
+      soak_desktops.back()->Connect();
     }
   }
   absl::SleepFor(absl::GetFlag(FLAGS_settle));
@@ -1217,6 +1451,58 @@ int Main() {
     return Errors(stats->call_status) + Errors(stats->desktop_status) == 0 ? 0 : 1;
   }
 
+  // Soak chaos: desktop disconnects and reconnects, and reloads, on a thread
+  // of their own; pipeline aborts on the pacer thread (each second).
+  std::mt19937_64 chaos_rng(absl::GetFlag(FLAGS_seed) * 7919 + 1);
+  std::atomic<bool> chaos_stop{false};
+  std::atomic<int64_t> flaps{0}, reloads_ok{0}, reloads_failed{0};
+  std::thread chaos;
+  if (soak) {
+    chaos = std::thread([&] {
+      std::unique_ptr<v1::AdminService::Stub> admin = v1::AdminService::NewStub(call_channels[0]);
+      std::mt19937_64 rng(absl::GetFlag(FLAGS_seed) * 104729 + 3);
+      std::uniform_real_distribution<double> coin(0, 1);
+      constexpr int64_t kStepNs = 100'000'000;
+      const double flap_per_step =
+          absl::GetFlag(FLAGS_desktop_flaps) * static_cast<double>(kStepNs) / 1e9;
+      const int64_t reload_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_reload_every));
+      int64_t next_reload = reload_ns > 0 ? NowNs() + reload_ns : INT64_MAX;
+      std::vector<int64_t> reconnect_at(soak_desktops.size(), 0);
+      while (!chaos_stop.load()) {
+        const int64_t now = NowNs();
+        for (size_t i = 0; i < soak_desktops.size(); ++i) {
+          if (reconnect_at[i] != 0) {
+            if (now >= reconnect_at[i] && soak_desktops[i]->Connect()) reconnect_at[i] = 0;
+          } else if (coin(rng) < flap_per_step) {
+            soak_desktops[i]->Disconnect();
+            flaps.fetch_add(1);
+            reconnect_at[i] = now + static_cast<int64_t>(coin(rng) * 1e9);
+          }
+        }
+        if (now >= next_reload) {
+          next_reload += reload_ns;
+          grpc::ClientContext context;
+          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+          v1::ReloadPhraseListsResponse response;
+          grpc::Status status =
+              admin->ReloadPhraseLists(&context, v1::ReloadPhraseListsRequest(), &response);
+          (status.ok() ? reloads_ok : reloads_failed).fetch_add(1);
+          if (!status.ok()) {
+            fprintf(stderr, "coach_loadgen: reload failed: %s\n", status.error_message().c_str());
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::nanoseconds(kStepNs));
+      }
+      // Every desktop ends the run connected, so that it can get its reports.
+      for (size_t i = 0; i < soak_desktops.size(); ++i) {
+        while (!soak_desktops[i]->connected() && !soak_desktops[i]->Connect()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+    });
+  }
+  const double aborts_per_second = soak ? absl::GetFlag(FLAGS_pipeline_aborts) : 0.0;
+
   const int64_t start_ns = NowNs();
   run_start_ns.store(start_ns);
   const int64_t window_ns = start_ns + options.ramp_ns;
@@ -1240,19 +1526,31 @@ int Main() {
         completed_at_window = stats->calls_completed.load();
       },
       [&] {
+        chaos_stop.store(true);  // desktops reconnect before the calls end
         coachd_stop = SampleProc(pid);
         self_stop = SampleSelf();
         segments_at_stop = stats->segments_sent.load();
         completed_at_stop = stats->calls_completed.load();
       },
       [&] {
+        pacer.AbortRandom(aborts_per_second, chaos_rng);
         seconds.push_back({stats->segments_sent.load(),
                            echo ? stats->echoes.load() : stats->desktop.nudges.load(),
                            SampleProc(pid), SampleSelf()});
       });
   const int64_t drained_ns = NowNs();
+  if (chaos.joinable()) chaos.join();
   // Late events of the ended calls (reports) reach the desktops.
   absl::SleepFor(absl::Milliseconds(300));
+  if (soak) {
+    const int64_t deadline = NowNs() + options.drain_ns;
+    auto incomplete = [&] {
+      int64_t n = 0;
+      for (auto& d : soak_desktops) n += d->Incomplete();
+      return n;
+    };
+    while (incomplete() > 0 && NowNs() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  }
   const ProcSample coachd_end = SampleProc(pid);
   for (auto& d : desktops) d->Cancel();
   for (auto& d : desktops) d->WaitDone(std::chrono::seconds(10));
@@ -1341,6 +1639,80 @@ int Main() {
   Row("loadgen CPU (measured window)", CpuPercent(self_window, self_stop));
   Row("loadgen RSS", Mib(self_stop.rss_kb));
 
+  int64_t soak_failures = 0;
+  if (soak) {
+    SoakDesktop::Totals t;
+    for (auto& d : soak_desktops) {
+      const SoakDesktop::Totals one = d->totals();
+      t.calls += one.calls;
+      t.complete += one.complete;
+      t.events += one.events;
+      t.duplicates += one.duplicates;
+      t.gaps += one.gaps;
+      t.dropped += one.dropped;
+      t.connections += one.connections;
+      t.unexpected_ends += one.unexpected_ends;
+    }
+    for (auto& d : soak_desktops) d->Disconnect();
+    // RSS growth after the warm-up (seconds[i] was sampled i seconds into the
+    // run): the median of the last fifth of the samples against the median of
+    // the first fifth after the warm-up. Medians, because every reload holds
+    // two rule sets for a while (running calls keep theirs) and compiles a
+    // third: a spike that passes is not growth. The maximum is printed too.
+    absl::Duration warmup = absl::GetFlag(FLAGS_warmup);
+    if (warmup <= absl::ZeroDuration()) warmup = absl::GetFlag(FLAGS_duration) / 5;
+    const size_t warm = std::min(seconds.size() - 1,
+                                 static_cast<size_t>(absl::ToInt64Seconds(warmup)));
+    std::vector<int64_t> after;
+    for (size_t i = warm; i < seconds.size(); ++i) after.push_back(seconds[i].coachd.rss_kb);
+    auto median = [](std::vector<int64_t> v) {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? int64_t{0} : v[v.size() / 2];
+    };
+    const size_t fifth = std::max<size_t>(1, after.size() / 5);
+    const int64_t rss_warm = median({after.begin(), after.begin() + static_cast<long>(fifth)});
+    const int64_t rss_last = median({after.end() - static_cast<long>(fifth), after.end()});
+    const int64_t rss_max = after.empty() ? 0 : *std::max_element(after.begin(), after.end());
+    const double growth =
+        rss_warm > 0 ? static_cast<double>(rss_last - rss_warm) / static_cast<double>(rss_warm) : 0;
+    const double max_growth = absl::GetFlag(FLAGS_max_rss_growth);
+
+    printf("\nsoak: %s, %" PRId64 " desktop disconnects (then resumes), %" PRId64
+           " pipeline aborts, %" PRId64 " reloads OK, %" PRId64 " failed\n",
+           absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str(), flaps.load(),
+           stats->calls_aborted.load(), reloads_ok.load(), reloads_failed.load());
+    auto check = [&](const std::string& name, int64_t value, bool ok) {
+      Row(name, absl::StrCat(value, ok ? "" : "   <-- FAIL"));
+      if (!ok) ++soak_failures;
+    };
+    check("calls started", stats->calls_started.load(), true);
+    check("calls seen by desktops", t.calls, true);
+    check("desktop connections (first + resumes)", t.connections, true);
+    check("events delivered to desktops (once each)", t.events, t.events > 0);
+    check("events lost (seq gaps)", t.gaps, t.gaps == 0);
+    check("events duplicated", t.duplicates, t.duplicates == 0);
+    check("events coachd reported dropped (dropped_before)", t.dropped, t.dropped == 0);
+    check("calls seen without their report at a desktop", t.calls - t.complete,
+          t.calls == t.complete);
+    check("calls not aborted that ended without a report", stats->calls_without_report.load(),
+          stats->calls_without_report.load() == 0);
+    check("desktop streams coachd ended with an error", t.unexpected_ends,
+          t.unexpected_ends == 0);
+    check("reloads failed", reloads_failed.load(), reloads_failed.load() == 0);
+    Row("coachd RSS: after the warm-up / at the end (medians) / max",
+        absl::StrCat(Mib(rss_warm), " / ", Mib(rss_last), " / ", Mib(rss_max), " (",
+                     absl::FormatDuration(warmup), " warm-up, medians of ", fifth, " samples)"));
+    Row("coachd RSS growth after the warm-up",
+        absl::StrFormat("%.1f%% (limit %.0f%%)%s", 100 * growth, 100 * max_growth,
+                        growth <= max_growth ? "" : "   <-- FAIL"));
+    if (growth > max_growth) ++soak_failures;
+    printf("  RSS timeline (MiB, one sample per 10 s):");
+    for (size_t i = 0; i < seconds.size(); i += 10) {
+      printf(" %.0f", static_cast<double>(seconds[i].coachd.rss_kb) / 1024);
+    }
+    printf("\nsoak: %s\n", soak_failures == 0 ? "PASS" : "FAIL");
+  }
+
   // One line for scripts (run_live_load.sh compares coachd with the echo floor).
   const std::vector<int64_t> latency = headline.Sorted();
   auto cpu_share = [](const ProcSample& a, const ProcSample& b) {
@@ -1357,7 +1729,7 @@ int Main() {
          Ms(Percentile(latency, 0.999)).c_str(), cpu_share(coachd_window, coachd_stop),
          cpu_share(self_window, self_stop), static_cast<double>(coachd_stop.rss_kb) / 1024,
          errors);
-  return errors == 0 ? 0 : 1;
+  return errors == 0 && soak_failures == 0 ? 0 : 1;
 }
 
 }  // namespace

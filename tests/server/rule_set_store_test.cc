@@ -164,6 +164,23 @@ TEST_F(RuleSetStoreOnOnePack, SnapshotTakenBeforeAReloadStaysValidAndUnchanged) 
   EXPECT_EQ(old->rules->FindRule("blame.your_fault"), -1);
 }
 
+TEST_F(RuleSetStoreOnOnePack, SnapshotIsCountedAsReleasedWhenItsLastHolderLetsGo) {
+  EXPECT_EQ(store_->released_snapshots(), 0);
+  ASSERT_TRUE(store_->Reload().ok());
+  // `before_` (a running call, say) still holds the first snapshot.
+  EXPECT_EQ(store_->released_snapshots(), 0);
+  before_.reset();
+  EXPECT_EQ(store_->released_snapshots(), 1);
+  // A failed reload builds no snapshot and releases none.
+  WritePack("not a pack");
+  EXPECT_FALSE(store_->Reload().ok());
+  EXPECT_EQ(store_->released_snapshots(), 1);
+  // With no other holder, the store's own snapshot goes at the next reload.
+  WritePack(PackV2());
+  ASSERT_TRUE(store_->Reload().ok());
+  EXPECT_EQ(store_->released_snapshots(), 2);
+}
+
 TEST_F(RuleSetStoreOnOnePack, SyntaxErrorKeepsTheOldSnapshotAndNamesFileAndLine) {
   WritePack("name: \"test\"\nrules {\n  id: \"x\"\n  bogus_field: 1\n}\n");
   EXPECT_THAT(store_->Reload(),
