@@ -1,6 +1,7 @@
 #include "engine/phrase_compiler.h"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -50,7 +51,14 @@ class Parser {
       const char c = phrase_[pos_];
       if (c == ']' || c == ')' || c == '|') return absl::OkStatus();
       if (c == '[' || c == '(') {
+        // Parsing, and every later pass over the tree, recurses once per
+        // level: a bound keeps a hostile phrase from exhausting the stack.
+        if (depth_ == kMaxNesting) {
+          return Error(pos_, absl::StrCat("groups nested more than ", kMaxNesting,
+                                          " deep; simplify the phrase"));
+        }
         const size_t open = pos_++;
+        ++depth_;
         Node alternatives;
         alternatives.type = Node::Type::kAlternatives;
         const char close = c == '[' ? ']' : ')';
@@ -77,6 +85,7 @@ class Parser {
           ++pos_;
           break;
         }
+        --depth_;
         if (c == '[') {
           Node optional;
           optional.type = Node::Type::kOptional;
@@ -122,8 +131,11 @@ class Parser {
     return absl::InvalidArgumentError(absl::StrCat("column ", at + 1, ": ", message));
   }
 
+  static constexpr int kMaxNesting = 32;
+
   absl::string_view phrase_;
   size_t pos_ = 0;
+  int depth_ = 0;  // groups open at pos_
 };
 
 int MinWords(const Node& node) {
@@ -136,7 +148,9 @@ int MinWords(const Node& node) {
     case Node::Type::kOptional:
       return 0;
     case Node::Type::kAlternatives: {
-      int fewest = MinWords(node.children.front());
+      // Each child once: visiting the first twice doubled the work at every
+      // level of nesting.
+      int fewest = std::numeric_limits<int>::max();
       for (const Node& child : node.children) fewest = std::min(fewest, MinWords(child));
       return fewest;
     }

@@ -116,6 +116,27 @@ TEST(PhraseSyntaxErrors, RejectPhrasesThatMatchNothingOrAnything) {
   EXPECT_THAT(ErrorOf("sorry ..."), HasSubstr("'...' cannot start or end"));
 }
 
+// Found by hand while writing the fuzz harnesses (tests/fuzz/regressions/):
+// 30 nested groups took minutes (the fewest-words count visited the first
+// branch twice per level) and 20,000 overflowed the stack.
+TEST(PhraseSyntaxErrors, NestingIsLinearAndBoundedAt32Levels) {
+  const std::string deepest_allowed = std::string(32, '(') + "calm down" + std::string(32, ')');
+  absl::StatusOr<CompiledPhrase> compiled = CompilePhrase(deepest_allowed);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  EXPECT_EQ(compiled->min_words, 2);
+  EXPECT_TRUE(Matches(deepest_allowed, "Please calm down."));
+
+  EXPECT_THAT(ErrorOf(std::string(33, '(') + "calm" + std::string(33, ')')),
+              HasSubstr("column 33: groups nested more than 32 deep"));
+  EXPECT_THAT(ErrorOf(std::string(20000, '[') + "calm" + std::string(20000, ']')),
+              HasSubstr("groups nested more than 32 deep"));
+  // Wide is fine: 32 levels with two branches each.
+  std::string wide = "calm";
+  for (int i = 0; i < 32; ++i) wide = "(" + wide + "|relax)";
+  ASSERT_TRUE(CompilePhrase(wide).ok());
+  EXPECT_EQ(CompilePhrase(wide)->min_words, 1);
+}
+
 TEST(PhraseCompiler, ReportsTheFewestWordsAMatchSpans) {
   EXPECT_EQ(CompilePhrase("[please] calm down")->min_words, 2);
   EXPECT_EQ(CompilePhrase("(a b c|d) * e")->min_words, 3);
