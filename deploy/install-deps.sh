@@ -9,6 +9,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libhyperscan-dev
   libgrpc++-dev protobuf-compiler-grpc prometheus-cpp-dev libssl-dev openssl
   nlohmann-json3-dev chromium tmux bsdutils
+  # the libFuzzer harnesses (tests/fuzz): clang and its sanitizer and fuzzer runtimes
+  clang libclang-rt-dev
 )
 
 missing=()
