@@ -485,7 +485,10 @@ int RunReplay(const std::vector<std::string>& args) {
     }
     replayer = std::make_unique<ServerReplayer>(options->server, std::move(channel));
   } else {
-    auto rules = phrase_lists::LoadRuleSet({absl::GetFlag(FLAGS_phrase_lists)});
+    // Replay shows no lint warnings (coachctl lint does): skip those checks.
+    engine::CompileOptions compile;
+    compile.check_phrase_warnings = false;
+    auto rules = phrase_lists::LoadRuleSet({absl::GetFlag(FLAGS_phrase_lists)}, compile);
     if (!rules.ok()) {
       std::cerr << "coachctl: cannot load phrase lists: " << rules.status().message() << "\n";
       return kExitFindings;

@@ -99,11 +99,17 @@ RE2::Options RegexOptions(int64_t max_mem) {
   return options;
 }
 
-std::string Quoted(absl::string_view text) {
-  constexpr size_t kMax = 80;
-  if (text.size() <= kMax) return absl::StrCat("\"", text, "\"");
-  return absl::StrCat("\"", text.substr(0, kMax), "...\"");
+// `text` cut to at most `max` bytes on a UTF-8 character boundary, with how
+// long it was: a diagnostic must stay readable (and fit in a gRPC status)
+// whatever a phrase list holds.
+std::string Shortened(absl::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(text.substr(0, cut), "... (", text.size(), " bytes)");
 }
+
+std::string Quoted(absl::string_view text) { return absl::StrCat("\"", Shortened(text, 80), "\""); }
 
 class DiagnosticSink {
  public:
@@ -437,8 +443,8 @@ std::string SourceLocation::ToString() const {
 std::string Diagnostic::ToString() const {
   std::string out = absl::StrCat(location.ToString(), ": ");
   if (level == Level::kWarning) absl::StrAppend(&out, "warning: ");
-  if (!rule_id.empty()) absl::StrAppend(&out, "rule ", rule_id, ": ");
-  absl::StrAppend(&out, message);
+  if (!rule_id.empty()) absl::StrAppend(&out, "rule ", Shortened(rule_id, kMaxIdBytes), ": ");
+  absl::StrAppend(&out, Shortened(message, 1024));
   return out;
 }
 
@@ -468,6 +474,9 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     if (!IsIdentifier(rule.id, "._-")) {
       rsink.Error(rule.location, rule.id,
                   "id must be non-empty and use only letters, digits, '_', '.' and '-'");
+    } else if (rule.id.size() > kMaxIdBytes) {
+      rsink.Error(rule.location, rule.id,
+                  absl::StrCat("id is ", rule.id.size(), " bytes; at most ", kMaxIdBytes));
     } else if (auto [it, inserted] = first_definition.emplace(rule.id, rule.location); !inserted) {
       rsink.Error(rule.location, rule.id,
                   absl::StrCat("duplicate id; first defined at ", it->second.ToString()));
@@ -475,6 +484,18 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     if (!IsIdentifier(rule.category, "_")) {
       rsink.Error(rule.location, rule.id,
                   "category must be non-empty and use only letters, digits and '_'");
+    } else if (rule.category.size() > kMaxIdBytes) {
+      rsink.Error(rule.location, rule.id,
+                  absl::StrCat("category is ", rule.category.size(), " bytes; at most ",
+                               kMaxIdBytes));
+    }
+    for (const auto& [field, text] : {std::pair<const char*, const std::string*>{"title", &rule.title},
+                                      {"message", &rule.message},
+                                      {"suggestion", &rule.suggestion}}) {
+      if (text->size() > kMaxTextBytes) {
+        rsink.Error(rule.location, rule.id,
+                    absl::StrCat(field, " is ", text->size(), " bytes; at most ", kMaxTextBytes));
+      }
     }
     categories.insert(rule.category);
     if (rule.title.empty()) rsink.Error(rule.location, rule.id, "title is empty");
@@ -557,9 +578,11 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
   for (DiagnosticSink& rule_sink : rule_sinks) sink.Append(std::move(rule_sink));
 
   // The sinks are empty again: reuse them for the phrase checks.
-  ParallelFor(static_cast<int>(set->rules_.size()), threads,
-              [&](int r) { CheckPhrasesCanMatch(*set, r, &rule_sinks[r]); });
-  for (DiagnosticSink& rule_sink : rule_sinks) sink.Append(std::move(rule_sink));
+  if (options.check_phrase_warnings) {
+    ParallelFor(static_cast<int>(set->rules_.size()), threads,
+                [&](int r) { CheckPhrasesCanMatch(*set, r, &rule_sinks[r]); });
+    for (DiagnosticSink& rule_sink : rule_sinks) sink.Append(std::move(rule_sink));
+  }
 
 
   for (ExpectationSpec& expectation : spec.expectations) {
@@ -567,6 +590,9 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     if (!IsIdentifier(id, "._-")) {
       sink.Error(expectation.location, id,
                  "id must be non-empty and use only letters, digits, '_', '.' and '-'");
+    } else if (id.size() > kMaxIdBytes) {
+      sink.Error(expectation.location, id,
+                 absl::StrCat("id is ", id.size(), " bytes; at most ", kMaxIdBytes));
     } else if (auto [it, inserted] = first_definition.emplace(id, expectation.location);
                !inserted) {
       sink.Error(expectation.location, id,

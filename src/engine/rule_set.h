@@ -20,6 +20,7 @@
 #ifndef COACHD_ENGINE_RULE_SET_H_
 #define COACHD_ENGINE_RULE_SET_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -100,6 +101,12 @@ struct Diagnostic {
   std::string ToString() const;
 };
 
+// Longest rule or expectation id and category, and longest title, message
+// or suggestion, in bytes. Every event carries them to desktops and metrics
+// label them by category, so a runaway value is an error at load.
+inline constexpr size_t kMaxIdBytes = 128;
+inline constexpr size_t kMaxTextBytes = 4096;
+
 struct CompileOptions {
   // Largest RE2 program (RE2::ProgramSize) one rule's combined phrases and
   // patterns may compile to. Keeps one rule from bloating the shared Sets.
@@ -116,6 +123,13 @@ struct CompileOptions {
   int64_t rule_max_mem = int64_t{1} << 20;
   // Run every rule's examples and counter-examples.
   bool check_examples = true;
+  // Run the phrase checks that only ever warn (a spelling the phrase can never
+  // match, a phrase its own `unless` always cancels). They are about half of
+  // the compile time at thousands of rules and warm every rule's DFA cache
+  // (tens of MiB kept by the rule set), so callers that drop warnings, such
+  // as coachd's reloads, turn them off; `coachctl lint` and `coachd --check`
+  // keep them.
+  bool check_phrase_warnings = true;
   // Threads compiling rules, checking phrases and examples, and compiling the
   // Sets; 0 uses the hardware concurrency, at most 8. The result, diagnostics
   // included, is the same for any count.

@@ -33,6 +33,8 @@ absl::StatusOr<std::shared_ptr<const LoadedRules>> RuleSetStore::Load(
     const std::shared_ptr<std::atomic<int64_t>>& released) {
   engine::CompileOptions options;
   options.check_examples = true;
+  // The store keeps no warnings (coachd --check and coachctl lint show them).
+  options.check_phrase_warnings = false;
   absl::StatusOr<std::shared_ptr<const engine::RuleSet>> rules =
       phrase_lists::LoadRuleSet(paths, options);
   if (!rules.ok()) return rules.status();

@@ -150,9 +150,9 @@ TEST(RuleSetCompile, WarnsAboutMissingExamplesAndSharedPhrases) {
 // The warnings of one compile (which must succeed), as "file:line:col:
 // warning: rule <id>: message" lines, less "rule has no examples" (the rules
 // below have none, so that a phrase that cannot match is no error).
-std::vector<std::string> Warnings(const RuleSetSpec& spec) {
+std::vector<std::string> Warnings(const RuleSetSpec& spec, const CompileOptions& options = {}) {
   std::vector<Diagnostic> diagnostics;
-  auto rules = RuleSet::Compile(spec, {}, &diagnostics);
+  auto rules = RuleSet::Compile(spec, options, &diagnostics);
   EXPECT_TRUE(rules.ok()) << rules.status();
   std::vector<std::string> lines;
   for (const Diagnostic& d : diagnostics) {
@@ -227,6 +227,21 @@ TEST(RuleSetLintWarnings, GroupGluedToAWordCanNeverMatchAsWritten) {
               ElementsAre(HasSubstr("rule b: phrase \"so [un]happy\": one way of saying it can "
                                     "never match: speech \"so unhappy\" reads \"so unhappy\", "
                                     "but the phrase expects \"so un happy\"")));
+}
+
+TEST(RuleSetLintWarnings, PhraseChecksCanBeTurnedOffWhereWarningsAreDropped) {
+  RuleSetSpec spec;
+  spec.rules.push_back(CheckedRule("a", "dismissive", {"i (can|could)'t help", "no way"}));
+  CompileOptions options;
+  options.check_phrase_warnings = false;
+  EXPECT_THAT(Warnings(spec, options), IsEmpty());
+  // The rule itself is the same: its other phrase still matches.
+  auto rules = RuleSet::Compile(spec, options);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  auto with_checks = RuleSet::Compile(spec);
+  ASSERT_TRUE(with_checks.ok());
+  EXPECT_EQ((*rules)->version(), (*with_checks)->version());
+  EXPECT_THAT(Warnings(spec), SizeIs(1));
 }
 
 TEST(RuleSetLintWarnings, NormalizationThatBothSidesShareIsNotAWarning) {
