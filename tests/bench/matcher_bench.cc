@@ -27,10 +27,20 @@
 // summary says how many); every figure is on that common subset.
 //
 // Rule sets: the bundled packs (phrase_lists/) and synthetic sets of 50, 500,
-// 1,000 and 5,000 rules with the shape of the packs (2-6 words, [optional]
-// words, (a|b) groups, ... gaps, some `unless`), generated from a fixed word
-// list with a fixed seed, compiled with check_examples=false. A set is built
-// the first time a benchmark needs it; its compile times are measured then.
+// 1,000 and 5,000 rules with the shape of the packs, generated from a fixed
+// word list with a fixed seed, compiled with check_examples=false. A set is
+// built the first time a benchmark needs it; its compile times are measured
+// then. The generator (v2, see "generator v2") draws phrases from tables
+// counted on the packs: phrases per rule, elements per phrase and their kinds
+// by position, alternatives per group and words per alternative, function
+// words inside longer phrases, `unless` on the rule's own words, cooldown and
+// max_per_call; the summary's shape table compares each set with the packs on
+// those statistics and on the rate at which rules match the messages.
+// COACHD_MATCHER_BENCH_GENERATOR=v1 uses the first generator instead (one Zipf
+// over all words: its rules match about nine times as often as the packs',
+// and have no limits), to reproduce figures measured with it.
+// COACHD_MATCHER_BENCH=stats prints only the shape table, for the packs and
+// both generators at every size (about 20 s), and times nothing.
 //
 // Each benchmark iteration plays one call (the calls in turn) and times every
 // message: p50_ns, p99_ns and mean_ns are per message, MB/s counts the
@@ -61,6 +71,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <numeric>
 #include <random>
 #include <string>
 #include <utility>
@@ -73,6 +84,7 @@
 #include "benchmark/benchmark.h"
 #include "engine/call_session.h"
 #include "engine/normalizer.h"
+#include "engine/phrase_compiler.h"
 #include "engine/rule_set.h"
 #include "phrase_lists/loader.h"
 #include "transcripts/harper_valley_reader.h"
@@ -227,6 +239,7 @@ class Rng {
   explicit Rng(uint32_t seed) : engine_(seed) {}
   size_t Below(size_t n) { return static_cast<size_t>(engine_() % n); }
   bool Chance(int percent) { return Below(100) < static_cast<size_t>(percent); }
+  double Unit() { return static_cast<double>(engine_()) / 4294967296.0; }
   // Zipf-like: low ranks far more often, as in speech.
   const char* Word() {
     const double u = static_cast<double>(engine_()) / 4294967296.0;
@@ -249,6 +262,9 @@ std::string Group(Rng& rng) {
   return absl::StrCat("(", absl::StrJoin(alternatives, "|"), ")");
 }
 
+// Generator v1 (COACHD_MATCHER_BENCH_GENERATOR=v1), kept as it was; see
+// "generator v2" for why it was replaced.
+//
 // 2-6 elements: words, [optional] words, (a|b) groups, and ... gaps between
 // two words; at least two elements are required.
 std::string Phrase(Rng& rng) {
@@ -275,7 +291,7 @@ std::string Phrase(Rng& rng) {
   return absl::StrJoin(out, " ");
 }
 
-engine::RuleSetSpec SyntheticSpec(int rules) {
+engine::RuleSetSpec SyntheticSpecV1(int rules) {
   Rng rng(0xC0AC4D00u + static_cast<uint32_t>(rules));
   engine::RuleSetSpec spec;
   for (int r = 0; r < rules; ++r) {
@@ -291,6 +307,579 @@ engine::RuleSetSpec SyntheticSpec(int rules) {
     const size_t phrases = 1 + rng.Below(8);
     for (size_t p = 0; p < phrases; ++p) rule.phrases.push_back({Phrase(rng), {}});
     if (rng.Chance(10)) rule.unless_phrases.push_back({Phrase(rng), {}});
+    spec.rules.push_back(std::move(rule));
+  }
+  return spec;
+}
+
+// ------------------------------------------------------- shape statistics
+//
+// How the phrases of a rule set are built, measured on the specs themselves
+// (the packs as loaded, each synthetic set as generated), so that the
+// synthetic sets can be checked against the packs: printed with the summary,
+// and alone with COACHD_MATCHER_BENCH=stats (packs, and both generators at
+// every size, without timing anything).
+
+// Closed-class English words (pronouns, determiners, prepositions,
+// conjunctions, auxiliaries and modals, negation, a few particles): the words
+// that carry no topic. Used to measure, and in the v2 generator to draw, where
+// phrases put them.
+constexpr const char* kFunctionWords[] = {
+    "i", "you", "we", "they", "he", "she", "it", "me", "us", "them", "him", "her", "my",
+    "your", "our", "their", "his", "its", "this", "that", "these", "those", "the", "a", "an",
+    "some", "any", "all", "no", "not", "to", "of", "for", "on", "in", "at", "with", "about",
+    "from", "by", "into", "up", "out", "over", "through", "and", "or", "but", "so", "if",
+    "because", "when", "while", "until", "till", "unless", "as", "than", "what", "which",
+    "who", "where", "why", "how", "whatever", "whoever", "is", "am", "are", "was", "were", "be",
+    "been", "being", "do", "does", "did", "have", "has", "had", "will", "would", "can",
+    "could", "shall", "should", "may", "might", "must", "going", "gonna", "there", "here",
+    "just", "very", "really", "too", "also", "again", "already", "yet", "still", "then",
+    "now", "one", "let", "get", "got", "t", "s", "own", "such", "each", "every", "both",
+    "either", "never", "only", "whether", "even", "though", "although", "however",
+};
+
+bool IsFunctionWord(absl::string_view word) {
+  for (const char* w : kFunctionWords) {
+    if (word == w) return true;
+  }
+  return false;
+}
+
+// Share of the bench's messages in which `word` occurs, the speech frequency
+// of a phrase's words: what makes a phrase of random words match often or not.
+double MessageShare(const std::string& word) {
+  static const auto* shares = [] {
+    auto* out = new std::map<std::string, double>();
+    int64_t messages = 0;
+    for (const CallInput& call : Calls()) {
+      for (const Message& m : call.messages) {
+        std::vector<std::string> words = absl::StrSplit(m.normalized, ' ', absl::SkipEmpty());
+        std::sort(words.begin(), words.end());
+        words.erase(std::unique(words.begin(), words.end()), words.end());
+        for (const std::string& w : words) (*out)[w] += 1;
+        ++messages;
+      }
+    }
+    for (auto& [w, n] : *out) n /= static_cast<double>(messages);
+    return out;
+  }();
+  const auto it = shares->find(word);
+  return it == shares->end() ? 0.0 : it->second;
+}
+
+// A phrase parsed for counting (the syntax of phrase_lists/README.md; the
+// engine's own compiler decides validity, this only counts).
+struct PhraseNode {
+  enum Kind { kWord, kAnyWord, kGap, kGroup, kOptional } kind = kWord;
+  std::string word;
+  std::vector<std::vector<PhraseNode>> alternatives;  // kGroup, kOptional
+};
+
+std::vector<std::string> PhraseTokens(absl::string_view phrase) {
+  std::vector<std::string> out;
+  std::string word;
+  auto flush = [&] {
+    if (!word.empty()) out.push_back(std::move(word));
+    word.clear();
+  };
+  for (size_t i = 0; i < phrase.size(); ++i) {
+    const char c = phrase[i];
+    if (phrase.substr(i, 3) == "...") {
+      flush();
+      out.push_back("...");
+      i += 2;
+    } else if (c == '[' || c == ']' || c == '(' || c == ')' || c == '|' || c == '*') {
+      flush();
+      out.push_back(std::string(1, c));
+    } else if (c == ' ' || c == '\t') {
+      flush();
+    } else {
+      word.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    }
+  }
+  flush();
+  return out;
+}
+
+// Sequence := Item*, Item := word | * | ... | [Alt] | (Alt), Alt := Sequence (| Sequence)*.
+std::vector<std::vector<PhraseNode>> ParseAlternatives(const std::vector<std::string>& tokens,
+                                                        size_t* at);
+std::vector<PhraseNode> ParseSequence(const std::vector<std::string>& tokens, size_t* at) {
+  std::vector<PhraseNode> out;
+  while (*at < tokens.size()) {
+    const std::string& t = tokens[*at];
+    if (t == "]" || t == ")" || t == "|") break;
+    ++*at;
+    PhraseNode node;
+    if (t == "*") {
+      node.kind = PhraseNode::kAnyWord;
+    } else if (t == "...") {
+      node.kind = PhraseNode::kGap;
+    } else if (t == "[" || t == "(") {
+      node.kind = t == "[" ? PhraseNode::kOptional : PhraseNode::kGroup;
+      node.alternatives = ParseAlternatives(tokens, at);
+      if (*at < tokens.size()) ++*at;  // the closing bracket
+    } else {
+      node.word = t;
+    }
+    out.push_back(std::move(node));
+  }
+  return out;
+}
+std::vector<std::vector<PhraseNode>> ParseAlternatives(const std::vector<std::string>& tokens,
+                                                        size_t* at) {
+  std::vector<std::vector<PhraseNode>> out;
+  out.push_back(ParseSequence(tokens, at));
+  while (*at < tokens.size() && tokens[*at] == "|") {
+    ++*at;
+    out.push_back(ParseSequence(tokens, at));
+  }
+  return out;
+}
+
+struct ShapeStats {
+  int rules = 0;
+  int64_t phrases = 0;
+  int64_t elements = 0;        // top-level items of a phrase
+  int64_t min_words = 0;       // engine::CompilePhrase's fewest words a match spans
+  int64_t min_words_hist[7] = {};  // 1..5, 6+ (index 0 unused)
+  int64_t groups = 0;          // (a|b) anywhere, nested ones too
+  int64_t alternatives = 0;    // alternatives of those groups
+  int64_t alternative_words = 0;  // words in those alternatives
+  int64_t optionals = 0;       // [x] anywhere
+  int64_t gap_phrases = 0;     // phrases with a ...
+  int64_t any_word_phrases = 0;  // phrases with a *
+  int64_t words = 0;           // word tokens anywhere
+  int64_t function_words = 0;
+  double function_word_share = 0;  // sums of MessageShare over those words
+  double content_word_share = 0;
+  int64_t function_only_phrases = 0;  // every required word slot a function word
+  int64_t unless_rules = 0;
+  int64_t unless_phrases = 0;
+  int64_t pattern_rules = 0;   // raw RE2 patterns or unless_patterns
+  int64_t cooldown_rules = 0;
+  int64_t max_per_call_rules = 0;
+  int64_t agent_rules = 0, customer_rules = 0, any_rules = 0;
+  double matches_per_message = -1;  // matching rules per message; <0: not measured
+};
+
+// Counts the words of `seq`; *required_content is set when some word on the
+// path taken by the first alternative of every group (optional parts left out)
+// is a content word.
+void CountSequence(const std::vector<PhraseNode>& seq, bool required, ShapeStats* s,
+                   bool* required_content) {
+  for (const PhraseNode& node : seq) {
+    switch (node.kind) {
+      case PhraseNode::kWord:
+        ++s->words;
+        if (IsFunctionWord(node.word)) {
+          ++s->function_words;
+          s->function_word_share += MessageShare(node.word);
+        } else {
+          s->content_word_share += MessageShare(node.word);
+          if (required) *required_content = true;
+        }
+        break;
+      case PhraseNode::kAnyWord:
+      case PhraseNode::kGap:
+        break;
+      case PhraseNode::kGroup:
+      case PhraseNode::kOptional:
+        if (node.kind == PhraseNode::kGroup) {
+          ++s->groups;
+          s->alternatives += static_cast<int64_t>(node.alternatives.size());
+        } else {
+          ++s->optionals;
+        }
+        for (size_t a = 0; a < node.alternatives.size(); ++a) {
+          const int64_t before = s->words;
+          // A group is required when every alternative holds a content word.
+          bool content = false;
+          CountSequence(node.alternatives[a], required && node.kind == PhraseNode::kGroup, s,
+                        &content);
+          if (node.kind == PhraseNode::kGroup) s->alternative_words += s->words - before;
+          if (a == 0 && content) *required_content = true;
+        }
+        break;
+    }
+  }
+}
+
+void CountPhrase(const std::string& phrase, ShapeStats* s) {
+  const std::vector<std::string> tokens = PhraseTokens(phrase);
+  size_t at = 0;
+  const std::vector<PhraseNode> seq = ParseSequence(tokens, &at);
+  ++s->phrases;
+  s->elements += static_cast<int64_t>(seq.size());
+  auto compiled = engine::CompilePhrase(phrase);
+  const int min_words = compiled.ok() ? compiled->min_words : 0;
+  s->min_words += min_words;
+  ++s->min_words_hist[std::clamp(min_words, 1, 6)];
+  bool content = false;
+  CountSequence(seq, true, s, &content);
+  if (!content) ++s->function_only_phrases;
+  for (const std::string& t : tokens) {
+    if (t == "...") { ++s->gap_phrases; break; }
+  }
+  for (const std::string& t : tokens) {
+    if (t == "*") { ++s->any_word_phrases; break; }
+  }
+}
+
+ShapeStats MeasureShape(const engine::RuleSetSpec& spec) {
+  ShapeStats s;
+  for (const engine::RuleSpec& rule : spec.rules) {
+    ++s.rules;
+    for (const auto& phrase : rule.phrases) CountPhrase(phrase.text, &s);
+    if (!rule.unless_phrases.empty() || !rule.unless_patterns.empty()) ++s.unless_rules;
+    s.unless_phrases += static_cast<int64_t>(rule.unless_phrases.size());
+    if (!rule.patterns.empty() || !rule.unless_patterns.empty()) ++s.pattern_rules;
+    if (rule.cooldown_ms > 0) ++s.cooldown_rules;
+    if (rule.max_per_call > 0) ++s.max_per_call_rules;
+    switch (rule.speaker) {
+      case engine::SpeakerScope::kAgent: ++s.agent_rules; break;
+      case engine::SpeakerScope::kCustomer: ++s.customer_rules; break;
+      default: ++s.any_rules; break;
+    }
+  }
+  return s;
+}
+
+void PrintShapeTable(const std::vector<std::pair<std::string, ShapeStats>>& columns) {
+  if (columns.empty()) return;
+  printf("\nRule-set shape (phrases as written; match rate on this run's messages)\n");
+  printf("%-34s", "statistic");
+  for (const auto& [name, s] : columns) printf(" %11s", name.c_str());
+  printf("\n");
+  auto row = [&](const char* label, auto value, const char* format) {
+    printf("%-34s", label);
+    for (const auto& [name, s] : columns) {
+      const double v = value(s);
+      if (v < 0) {
+        printf(" %11s", "-");
+      } else {
+        printf(format, v);
+      }
+    }
+    printf("\n");
+  };
+  auto ratio = [](int64_t a, int64_t b) {
+    return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
+  };
+  row("rules", [](const ShapeStats& s) { return static_cast<double>(s.rules); }, " %11.0f");
+  row("phrases per rule", [&](const ShapeStats& s) { return ratio(s.phrases, s.rules); },
+      " %11.2f");
+  row("elements per phrase (top level)",
+      [&](const ShapeStats& s) { return ratio(s.elements, s.phrases); }, " %11.2f");
+  row("min words per phrase", [&](const ShapeStats& s) { return ratio(s.min_words, s.phrases); },
+      " %11.2f");
+  const char* hist_labels[] = {"", "  share min words = 1", "  share min words = 2",
+                               "  share min words = 3", "  share min words = 4",
+                               "  share min words = 5", "  share min words >= 6"};
+  for (int i = 1; i <= 6; ++i) {
+    row(hist_labels[i],
+        [&](const ShapeStats& s) { return ratio(s.min_words_hist[i], s.phrases); }, " %11.3f");
+  }
+  row("groups per phrase", [&](const ShapeStats& s) { return ratio(s.groups, s.phrases); },
+      " %11.2f");
+  row("alternatives per group",
+      [&](const ShapeStats& s) { return ratio(s.alternatives, s.groups); }, " %11.2f");
+  row("words per alternative",
+      [&](const ShapeStats& s) { return ratio(s.alternative_words, s.alternatives); },
+      " %11.2f");
+  row("[optional] per phrase",
+      [&](const ShapeStats& s) { return ratio(s.optionals, s.phrases); }, " %11.2f");
+  row("share of phrases with ...",
+      [&](const ShapeStats& s) { return ratio(s.gap_phrases, s.phrases); }, " %11.3f");
+  row("share of phrases with *",
+      [&](const ShapeStats& s) { return ratio(s.any_word_phrases, s.phrases); }, " %11.3f");
+  row("function-word share of words",
+      [&](const ShapeStats& s) { return ratio(s.function_words, s.words); }, " %11.3f");
+  row("function words: share of msgs with",
+      [&](const ShapeStats& s) {
+        return s.function_words == 0 ? 0.0
+                                     : s.function_word_share / static_cast<double>(s.function_words);
+      },
+      " %11.4f");
+  row("content words: share of msgs with",
+      [&](const ShapeStats& s) {
+        return s.words == s.function_words
+                   ? 0.0
+                   : s.content_word_share / static_cast<double>(s.words - s.function_words);
+      },
+      " %11.4f");
+  row("share of function-word-only phrases",
+      [&](const ShapeStats& s) { return ratio(s.function_only_phrases, s.phrases); },
+      " %11.3f");
+  row("share of rules with unless",
+      [&](const ShapeStats& s) { return ratio(s.unless_rules, s.rules); }, " %11.3f");
+  row("unless phrases per such rule",
+      [&](const ShapeStats& s) { return ratio(s.unless_phrases, s.unless_rules); }, " %11.2f");
+  row("share of rules with raw patterns",
+      [&](const ShapeStats& s) { return ratio(s.pattern_rules, s.rules); }, " %11.3f");
+  row("share of rules with cooldown",
+      [&](const ShapeStats& s) { return ratio(s.cooldown_rules, s.rules); }, " %11.3f");
+  row("share of rules with max_per_call",
+      [&](const ShapeStats& s) { return ratio(s.max_per_call_rules, s.rules); }, " %11.3f");
+  row("share agent / customer / any", [&](const ShapeStats& s) { return ratio(s.agent_rules, s.rules); },
+      " %11.2f");
+  row("  customer", [&](const ShapeStats& s) { return ratio(s.customer_rules, s.rules); },
+      " %11.2f");
+  row("  any", [&](const ShapeStats& s) { return ratio(s.any_rules, s.rules); }, " %11.2f");
+  row("matching rules per message",
+      [&](const ShapeStats& s) { return s.matches_per_message; }, " %11.3f");
+  row("matches per message per rule (e-4)",
+      [&](const ShapeStats& s) {
+        return s.matches_per_message < 0 ? -1.0 : 1e4 * s.matches_per_message / s.rules;
+      },
+      " %11.2f");
+}
+
+// Which generator builds the synthetic sets: v2 (default) or v1, the first
+// one, kept so that figures measured with it can be reproduced
+// (COACHD_MATCHER_BENCH_GENERATOR=v1).
+bool g_generator_v1 = false;
+
+engine::RuleSetSpec SyntheticSpecV2(int rules);
+engine::RuleSetSpec SyntheticSpec(int rules) {
+  return g_generator_v1 ? SyntheticSpecV1(rules) : SyntheticSpecV2(rules);
+}
+
+// ------------------------------------------------------------ generator v2
+//
+// The v1 generator above drew every word from one Zipf over kWords, so a
+// third of its words were the ten most frequent function words, and it
+// allowed phrases such as "you (the|to)": its rules matched the bench's
+// messages about nine times as often per rule as the packs' rules, and had no
+// cooldown or max_per_call. v2 builds phrases the way the pack phrases are
+// built. Every table below was counted once on the 189 bundled pack rules
+// (640 phrases) with the same word classes as IsFunctionWord; the summary's
+// shape table prints the same statistics for the packs and for each synthetic
+// set, so drift can be seen. Nothing here was chosen from timing results.
+
+// Uniform draw over a weight table: index i with probability w[i] / sum(w).
+size_t Weighted(Rng& rng, const std::vector<int>& weights) {
+  int total = 0;
+  for (const int w : weights) total += w;
+  auto roll = static_cast<int>(rng.Below(static_cast<size_t>(total)));
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (roll < weights[i]) return i;
+    roll -= weights[i];
+  }
+  return weights.size() - 1;
+}
+
+// kWords split into function words and content words (IsFunctionWord),
+// duplicates dropped, in kWords' order so the lists never depend on hashing.
+// Content words are drawn uniformly: a pack author picks the content word that
+// carries the meaning, not the most frequent one, and v1's Zipf over all of
+// kWords is what made its phrases match everything. Function words: V2Word.
+struct WordLists {
+  std::vector<const char*> function;
+  std::vector<const char*> content;
+};
+const WordLists& V2Words() {
+  static const WordLists* lists = [] {
+    auto* out = new WordLists();
+    for (const char* word : kWords) {
+      auto& list = IsFunctionWord(word) ? out->function : out->content;
+      if (std::none_of(list.begin(), list.end(),
+                       [&](const char* w) { return std::string(w) == word; })) {
+        list.push_back(word);
+      }
+    }
+    return out;
+  }();
+  return *lists;
+}
+
+// Top-level elements of a phrase, classified as in the packs: a function word
+// (F), a content word (C), a group whose alternatives are all function words
+// (g: "(i|we)"), a group each of whose alternatives holds a content word
+// (G: "(lawyer|attorney)"), a mixed group (m), an [optional] part, a ... gap.
+// The packs have no `*`, so v2 has none either.
+enum V2Element { kV2F, kV2C, kV2g, kV2G, kV2m, kV2Optional, kV2Gap };
+// Packs: element kinds by position (F, C, g, G, m, [], ...), counted over the
+// first, the middle and the last elements of the 640 phrases.
+const std::vector<int> kV2FirstWeights = {220, 58, 156, 112, 92, 2, 0};
+const std::vector<int> kV2MiddleWeights = {523, 188, 264, 196, 162, 124, 47};
+const std::vector<int> kV2LastWeights = {81, 139, 31, 272, 88, 27, 0};
+// Packs: phrases by number of top-level elements (index); the two
+// one-element phrases (a lone group) are counted as two elements.
+const std::vector<int> kV2ElementCountWeights = {0, 0, 50, 131, 200, 141, 62, 38, 15, 2, 1};
+// Packs: groups by number of alternatives (index), 2 to 35: few alternatives
+// mostly, with a long tail of vocabulary lists ("(inconvenience|trouble|...)").
+const std::vector<int> kV2AlternativeWeights = {
+    0, 0, 432, 274, 178, 110, 103, 62, 42, 44, 28, 31, 13, 16, 7, 4, 7, 3,
+    1, 1, 3,   2,   1,   3,   3,   1, 0,  0,  0,  0,  1,  1,  0, 0, 0, 1};
+// Packs: alternatives by number of words (index); 5 and more counted as 5.
+const std::vector<int> kV2AlternativeWordWeights = {0, 4267, 1513, 508, 132, 42};
+// Packs: phrases per rule (index), and exceptions per rule (index). Two pack
+// rules have their exception as unless_patterns only; v2 writes every
+// exception as a phrase, so they count as one here.
+const std::vector<int> kV2PhraseCountWeights = {0, 17, 45, 49, 35, 22, 14, 5, 1, 1};
+const std::vector<int> kV2UnlessCountWeights = {109, 62, 15, 2, 1};
+// Packs: 179 of 189 rules have both a cooldown and a max_per_call, drawn here
+// from the packs' own values.
+const std::vector<int> kV2CooldownSeconds = {30, 45, 60, 90, 120, 180, 300};
+const std::vector<int> kV2CooldownWeights = {1, 7, 23, 61, 82, 4, 1};
+const std::vector<int> kV2MaxPerCallWeights = {0, 4, 117, 58};
+constexpr int kV2LimitedRules = 179;
+constexpr int kV2PackRules = 189;
+// Packs: 136 agent rules and 53 customer rules, none for any speaker.
+constexpr int kV2AgentRules = 136;
+
+// Function words are drawn with a u^2 Zipf over their kWords order (most
+// frequent in speech first), content words uniformly. The packs use the common
+// function words ("you", "to", "the", "i", "this", "that": 41% of their
+// function words are ten words), and a uniform draw would make v2's function
+// words half as frequent in speech as the packs' (the shape table's "function
+// words: share of msgs with it"); u^2 brings that statistic to the packs'.
+// (u^3 overshoots it, and makes the 5,000-rule agent set too large for a
+// 4 GiB RE2::Set budget.)
+const char* V2Word(Rng& rng, bool content) {
+  if (content) return V2Words().content[rng.Below(V2Words().content.size())];
+  const auto& list = V2Words().function;
+  const double u = rng.Unit();
+  return list[std::min(static_cast<size_t>(static_cast<double>(list.size()) * u * u),
+                       list.size() - 1)];
+}
+
+// One alternative of a group: function words only, or, when `content`, one
+// content word at a random place and each other word a content or a function
+// word with even odds. Packs: 17% of the words of content groups (G) are
+// function words ("have been charged", "the fraud team"); this gives 16%.
+std::string V2Alternative(Rng& rng, bool content) {
+  const size_t words = Weighted(rng, kV2AlternativeWordWeights);
+  const size_t content_at = rng.Below(words);
+  std::vector<const char*> out;
+  for (size_t i = 0; i < words; ++i) {
+    out.push_back(V2Word(rng, content && (i == content_at || rng.Chance(50))));
+  }
+  return absl::StrJoin(out, " ");
+}
+
+// A group of kind g, G or m; alternatives are distinct (a repeated one is
+// drawn again, a few times at most). Packs: in mixed groups ("(was
+// wrong|messed|made a mistake|should not have)") 58% of the alternatives
+// hold a content word.
+std::string V2Group(Rng& rng, V2Element kind) {
+  const size_t n = Weighted(rng, kV2AlternativeWeights);
+  std::vector<std::string> alternatives;
+  for (size_t i = 0; i < n; ++i) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      const bool content = kind == kV2G || (kind == kV2m && rng.Chance(58));
+      std::string alternative = V2Alternative(rng, content);
+      if (std::find(alternatives.begin(), alternatives.end(), alternative) ==
+          alternatives.end()) {
+        alternatives.push_back(std::move(alternative));
+        break;
+      }
+    }
+  }
+  if (alternatives.size() < 2) alternatives.push_back(V2Alternative(rng, true));
+  return absl::StrCat("(", absl::StrJoin(alternatives, "|"), ")");
+}
+
+struct V2Phrase {
+  std::vector<V2Element> kinds;
+  std::vector<std::string> elements;
+  std::string Text() const { return absl::StrJoin(elements, " "); }
+};
+
+// Packs: every phrase has two required words at least (none has fewer), and
+// function words alone make only a few longer phrases ("it is what it is",
+// "over and over again": 3.7% of the phrases by the shape table's count, all
+// of three required words or more). So a drawn sequence of element kinds is
+// kept if it has two required elements and a C or G element, or, one time in
+// two, if it has three required elements and none of C or G (which brings the
+// shape table's function-word-only share near the packs'); otherwise it is
+// drawn again.
+V2Phrase V2MakePhrase(Rng& rng) {
+  V2Phrase phrase;
+  while (true) {
+    const size_t n = Weighted(rng, kV2ElementCountWeights);
+    phrase.kinds.clear();
+    int required = 0;
+    bool content = false;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& weights = i == 0 ? kV2FirstWeights : i + 1 == n ? kV2LastWeights
+                                                                  : kV2MiddleWeights;
+      auto kind = static_cast<V2Element>(Weighted(rng, weights));
+      // Two gaps in a row are one gap.
+      while (kind == kV2Gap && phrase.kinds.back() == kV2Gap) {
+        kind = static_cast<V2Element>(Weighted(rng, weights));
+      }
+      phrase.kinds.push_back(kind);
+      if (kind != kV2Optional && kind != kV2Gap) ++required;
+      if (kind == kV2C || kind == kV2G) content = true;
+    }
+    if (required >= 2 && content) break;
+    if (required >= 3 && rng.Chance(50)) break;
+  }
+  phrase.elements.clear();
+  for (const V2Element kind : phrase.kinds) {
+    switch (kind) {
+      case kV2F: phrase.elements.push_back(V2Word(rng, false)); break;
+      case kV2C: phrase.elements.push_back(V2Word(rng, true)); break;
+      case kV2Gap: phrase.elements.push_back("..."); break;
+      case kV2Optional:
+        // Packs: 142 of 153 optional parts are one word, function or content
+        // about evenly; the rest hold a few alternatives.
+        phrase.elements.push_back(
+            rng.Below(153) < 142
+                ? absl::StrCat("[", V2Word(rng, rng.Chance(50)), "]")
+                : absl::StrCat("[", V2Group(rng, rng.Chance(50) ? kV2g : kV2G), "]"));
+        break;
+      default: phrase.elements.push_back(V2Group(rng, kind)); break;
+    }
+  }
+  return phrase;
+}
+
+// Pack exceptions name a context around the rule's own words, so that they
+// overlap its matches: "(if|in case|even if|maybe) you made" for "you made (a|the|an)
+// (mistake|error)". An exception here is a leading function word or
+// function-word group (drawn like a first element) followed by one of the
+// rule's phrases up to and including its first content element.
+std::string V2Unless(Rng& rng, const std::vector<V2Phrase>& phrases) {
+  const V2Phrase& base = phrases[rng.Below(phrases.size())];
+  std::vector<std::string> out;
+  out.push_back(rng.Chance(50) ? V2Word(rng, false) : V2Group(rng, kV2g));
+  for (size_t i = 0; i < base.elements.size(); ++i) {
+    if (base.kinds[i] == kV2Gap && i + 1 == base.elements.size()) break;
+    out.push_back(base.elements[i]);
+    if (base.kinds[i] == kV2C || base.kinds[i] == kV2G) break;
+  }
+  return absl::StrJoin(out, " ");
+}
+
+engine::RuleSetSpec SyntheticSpecV2(int rules) {
+  Rng rng(0xC0AC4D02u + static_cast<uint32_t>(rules));
+  engine::RuleSetSpec spec;
+  for (int r = 0; r < rules; ++r) {
+    engine::RuleSpec rule;
+    rule.id = absl::StrCat("synthetic.r", r);
+    rule.category = absl::StrCat("synthetic_", r % 12);
+    rule.speaker = rng.Below(kV2PackRules) < kV2AgentRules ? engine::SpeakerScope::kAgent
+                                                           : engine::SpeakerScope::kCustomer;
+    rule.title = "synthetic";
+    rule.message = "synthetic rule";
+    std::vector<V2Phrase> phrases;
+    const size_t count = Weighted(rng, kV2PhraseCountWeights);
+    for (size_t p = 0; p < count; ++p) {
+      phrases.push_back(V2MakePhrase(rng));
+      rule.phrases.push_back({phrases.back().Text(), {}});
+    }
+    const size_t exceptions = Weighted(rng, kV2UnlessCountWeights);
+    for (size_t u = 0; u < exceptions; ++u) {
+      rule.unless_phrases.push_back({V2Unless(rng, phrases), {}});
+    }
+    if (rng.Below(kV2PackRules) < kV2LimitedRules) {
+      rule.cooldown_ms =
+          1000 * int64_t{kV2CooldownSeconds[Weighted(rng, kV2CooldownWeights)]};
+      rule.max_per_call = static_cast<int>(Weighted(rng, kV2MaxPerCallWeights));
+    }
     spec.rules.push_back(std::move(rule));
   }
   return spec;
@@ -623,6 +1212,57 @@ engine::RuleSetSpec SpecFor(int kind) {
 
 std::string KindName(int kind) { return kind == 0 ? "packs" : absl::StrCat(kind); }
 
+// Matching rules per message of `spec` over every message (coachd's matcher,
+// after `unless`), as CheckAgreement counts them.
+double MeasureMatchesPerMessage(const engine::RuleSetSpec& spec) {
+  Fixture f;
+  auto rules = RuleSet::Compile(spec, f.options);
+  while (!rules.ok() && absl::StrContains(rules.status().message(), "RE2::Set memory budget") &&
+         f.options.set_max_mem < (int64_t{1} << 32)) {
+    f.options.set_max_mem = std::max(f.options.set_max_mem, int64_t{64} << 20) * 4;
+    rules = RuleSet::Compile(spec, f.options);
+  }
+  if (!rules.ok()) Die(std::string(rules.status().message()));
+  f.rules = *rules;
+  std::vector<Hit> hits;
+  int64_t matched = 0;
+  int64_t messages = 0;
+  for (const CallInput& call : Calls()) {
+    for (const Message& m : call.messages) {
+      CoachdMatch(f, m, &hits);
+      matched += static_cast<int64_t>(FirstOccurrences(hits).size());
+      ++messages;
+    }
+  }
+  return messages == 0 ? 0 : static_cast<double>(matched) / static_cast<double>(messages);
+}
+
+// COACHD_MATCHER_BENCH=stats: the shape table of the packs and of both
+// generators at every size, match rates included; no timing.
+void PrintShapesOnly() {
+  std::vector<std::pair<std::string, ShapeStats>> columns;
+  const engine::RuleSetSpec packs = SpecFor(0);
+  columns.emplace_back("packs", MeasureShape(packs));
+  columns.back().second.matches_per_message = MeasureMatchesPerMessage(packs);
+  const bool saved = g_generator_v1;
+  for (const bool v1 : {true, false}) {
+    g_generator_v1 = v1;
+    for (const int size : {50, 500, 1000, 5000}) {
+      const engine::RuleSetSpec spec = SyntheticSpec(size);
+      columns.emplace_back(absl::StrCat(v1 ? "v1/" : "v2/", size), MeasureShape(spec));
+      columns.back().second.matches_per_message = MeasureMatchesPerMessage(spec);
+    }
+  }
+  g_generator_v1 = saved;
+  printf("%zu messages in %zu calls\n",
+         static_cast<size_t>(std::accumulate(Calls().begin(), Calls().end(), size_t{0},
+                                             [](size_t n, const CallInput& c) {
+                                               return n + c.messages.size();
+                                             })),
+         Calls().size());
+  PrintShapeTable(columns);
+}
+
 
 // Hyperscan takes seconds to compile even the packs (see the summary), so
 // the smoke run uses Hyperscan on the 50-rule set only and skips the larger
@@ -672,11 +1312,14 @@ Fixture& FixtureFor(int kind) {
     f->hs = nullptr;
     CheckAgreement(*f);
     fprintf(stderr,
-            "rule set %s: %d rules, compile coachd %.1f ms, hyperscan not run (smoke); %lld "
-            "messages compared: %lld span mismatches (naive vs coachd)\n",
+            "rule set %s: %d rules, compile coachd %.1f ms, hyperscan not run (%s); %lld "
+            "messages compared: %lld span mismatches (naive vs coachd); %.3f matching rules "
+            "per message\n",
             f->name.c_str(), f->total_rules, f->coachd_compile_ms,
+            !g_hyperscan ? "COACHD_MATCHER_BENCH_HYPERSCAN=off"
+                         : "smoke run: Hyperscan on the 50-rule set only",
             static_cast<long long>(f->compared_messages),
-            static_cast<long long>(f->naive_mismatches));
+            static_cast<long long>(f->naive_mismatches), f->matches_per_message);
     slot = std::move(f);
     return *slot;
   }
@@ -988,6 +1631,18 @@ void PrintSummary() {
              static_cast<long long>(f->naive_mismatches));
     }
   }
+  {
+    std::vector<std::pair<std::string, ShapeStats>> columns;
+    for (const auto& [kind, f] : Fixtures()) {
+      if (f == nullptr) continue;
+      ShapeStats stats = MeasureShape(f->spec);
+      stats.matches_per_message = f->matches_per_message;
+      columns.emplace_back(kind == 0 ? "packs"
+                                     : absl::StrCat(g_generator_v1 ? "v1/" : "v2/", kind),
+                           stats);
+    }
+    PrintShapeTable(columns);
+  }
   if (!MemoryResults().empty()) {
     printf("\nEngine memory per call (CallSession after the call and Finish)\n");
     for (const auto& [kind, m] : MemoryResults()) {
@@ -1013,6 +1668,19 @@ int main(int argc, char** argv) {
         coach::g_smoke = std::strtod(arg.c_str() + flag.size(), nullptr) < 0.1;
       }
     }
+  }
+  const char* generator = std::getenv("COACHD_MATCHER_BENCH_GENERATOR");
+  if (generator != nullptr) {
+    const std::string g = generator;
+    if (g != "v1" && g != "v2") {
+      fprintf(stderr, "matcher_bench: COACHD_MATCHER_BENCH_GENERATOR must be v1 or v2\n");
+      return 2;
+    }
+    coach::g_generator_v1 = g == "v1";
+  }
+  if (mode != nullptr && std::string(mode) == "stats") {
+    coach::PrintShapesOnly();
+    return 0;
   }
   const char* hyperscan = std::getenv("COACHD_MATCHER_BENCH_HYPERSCAN");
   if (hyperscan != nullptr && std::string(hyperscan) == "off") coach::g_hyperscan = false;
