@@ -146,7 +146,19 @@ class FailedReactor final : public Reactor {
 // ---------------------------------------------------------------------------
 // StreamCall
 
-class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1::CoachEvent>,
+// Parses a request read as bytes. protobuf refuses a string field that is not
+// valid UTF-8 (and says which on its own log, without the text).
+template <typename Message>
+absl::Status ParseRequest(grpc::ByteBuffer* bytes, Message* message) {
+  if (grpc::SerializationTraits<Message>::Deserialize(bytes, message).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request is not a valid ", Message::descriptor()->full_name(),
+      ": string fields such as segment.text must be valid UTF-8"));
+}
+
+class StreamCallReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                                 public LiveCall,
                                 public std::enable_shared_from_this<StreamCallReactor> {
  public:
@@ -184,7 +196,8 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
                     &actions);
         } else {
           last_activity_ = env_.clock();
-          absl::Status status = HandleLocked(request_, &actions);
+          absl::Status status = ParseRequest(&request_bytes_, &request_);
+          if (status.ok()) status = HandleLocked(request_, &actions);
           if (!status.ok()) {
             CountRejected(env_.metrics, "StreamCall", status);
             spdlog::info("StreamCall {}: {} ({})",
@@ -301,9 +314,16 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
 
   void Run(Actions* actions) {
     for (const auto& sink : actions->kick) sink->Kick();
-    if (actions->write != nullptr) StartWrite(actions->write);
+    if (actions->write != nullptr) {
+      // One write is in flight at a time (OutboundQueue), so one buffer does.
+      bool own_buffer = false;
+      write_bytes_.Clear();  // the serializer wants an empty buffer
+      grpc::SerializationTraits<v1::CoachEvent>::Serialize(*actions->write, &write_bytes_,
+                                                           &own_buffer);
+      StartWrite(&write_bytes_);
+    }
     if (actions->read) {
-      StartRead(&request_);
+      StartRead(&request_bytes_);
       // The call may have ended while the read was decided but not issued
       // (a sweep, a drain or a cancel on another thread): its Finish waited
       // for this StartRead and is due now.
@@ -494,8 +514,12 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<v1::CallEvent, v1
   const CoachServiceImpl::Env& env_;
   const std::optional<Principal> principal_;
   std::shared_ptr<StreamCallReactor> self_;
-  // Read into by gRPC; only touched between StartRead and OnReadDone.
+  // Read into by gRPC, then parsed into request_; only touched between
+  // StartRead and OnReadDone.
+  grpc::ByteBuffer request_bytes_;
   v1::CallEvent request_;
+  // The event being written; only touched between StartWrite and OnWriteDone.
+  grpc::ByteBuffer write_bytes_;
 
   absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kAwaitingStart;
@@ -731,13 +755,13 @@ grpc::ServerWriteReactor<v1::CoachEvent>* OpenSubscriber(
 
 CoachServiceImpl::CoachServiceImpl(Env env) : env_(std::move(env)) {}
 
-grpc::ServerBidiReactor<v1::CallEvent, v1::CoachEvent>* CoachServiceImpl::StreamCall(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* CoachServiceImpl::StreamCall(
     grpc::CallbackServerContext* context) {
   absl::StatusOr<std::optional<Principal>> principal =
       Authenticate(env_.tokens, context->client_metadata());
   if (!principal.ok()) {
     CountRejected(env_.metrics, "StreamCall", principal.status());
-    return new FailedReactor<grpc::ServerBidiReactor<v1::CallEvent, v1::CoachEvent>>(
+    return new FailedReactor<grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>>(
         principal.status());
   }
   auto reactor = std::make_shared<StreamCallReactor>(env_, *std::move(principal));
@@ -838,21 +862,41 @@ absl::Status CoachServiceImpl::Review(const std::optional<Principal>& principal,
 }
 
 grpc::ServerUnaryReactor* CoachServiceImpl::ReviewCall(grpc::CallbackServerContext* context,
-                                                       const v1::ReviewCallRequest* request,
-                                                       v1::ReviewCallResponse* response) {
+                                                       const grpc::ByteBuffer* request_bytes,
+                                                       grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ServerMetrics* metrics = env_.metrics;
-  auto finish = [reactor, response, metrics](const absl::Status& status) {
-    if (!status.ok()) {
-      response->Clear();
-      CountRejected(metrics, "ReviewCall", status);
+  // The parsed request and the response live until Finish.
+  struct Exchange {
+    v1::ReviewCallRequest request;
+    v1::ReviewCallResponse response;
+  };
+  auto exchange = std::make_shared<Exchange>();
+  const v1::ReviewCallRequest* request = &exchange->request;
+  v1::ReviewCallResponse* response = &exchange->response;
+  auto finish = [reactor, exchange, response_bytes, metrics](absl::Status status) {
+    if (status.ok()) {
+      bool own_buffer = false;
+      grpc::Status serialized = grpc::SerializationTraits<v1::ReviewCallResponse>::Serialize(
+          exchange->response, response_bytes, &own_buffer);
+      if (!serialized.ok()) {
+        status = absl::InternalError(absl::StrCat("ReviewCall: cannot serialize the response: ",
+                                                  serialized.error_message()));
+      }
     }
+    if (!status.ok()) CountRejected(metrics, "ReviewCall", status);
     reactor->Finish(ToGrpcStatus(status));
   };
   absl::StatusOr<std::optional<Principal>> principal =
       Authenticate(env_.tokens, context->client_metadata());
   if (!principal.ok()) {
     finish(principal.status());
+    return reactor;
+  }
+  // The ByteBuffer is gRPC's; a copy refers to the same slices.
+  grpc::ByteBuffer bytes(*request_bytes);
+  if (absl::Status parsed = ParseRequest(&bytes, &exchange->request); !parsed.ok()) {
+    finish(parsed);
     return reactor;
   }
   auto cancelled = [context] { return context->IsCancelled(); };

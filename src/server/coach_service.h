@@ -69,7 +69,15 @@ struct CallLimits {
   int subscriber_queue = 256;
 };
 
-class CoachServiceImpl final : public v1::CoachService::CallbackService {
+// StreamCall and ReviewCall take their requests as bytes and parse them
+// here: a message protobuf cannot parse (a string field that is not valid
+// UTF-8) must be INVALID_ARGUMENT, which the typed API would turn into an
+// end of stream (StreamCall) or UNIMPLEMENTED with no message (ReviewCall).
+using CoachServiceBase = v1::CoachService::WithRawCallbackMethod_StreamCall<
+    v1::CoachService::WithCallbackMethod_WatchAgent<v1::CoachService::WithCallbackMethod_WatchAlerts<
+        v1::CoachService::WithRawCallbackMethod_ReviewCall<v1::CoachService::Service>>>>;
+
+class CoachServiceImpl final : public CoachServiceBase {
  public:
   // Everything the reactors use; not owned. `tokens` null means auth off.
   struct Env {
@@ -92,15 +100,17 @@ class CoachServiceImpl final : public v1::CoachService::CallbackService {
   CoachServiceImpl(const CoachServiceImpl&) = delete;
   CoachServiceImpl& operator=(const CoachServiceImpl&) = delete;
 
-  grpc::ServerBidiReactor<v1::CallEvent, v1::CoachEvent>* StreamCall(
+  // Reads coach.v1.CallEvent, writes coach.v1.CoachEvent, as bytes.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamCall(
       grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<v1::CoachEvent>* WatchAgent(
       grpc::CallbackServerContext* context, const v1::WatchAgentRequest* request) override;
   grpc::ServerWriteReactor<v1::CoachEvent>* WatchAlerts(
       grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) override;
+  // coach.v1.ReviewCallRequest in, coach.v1.ReviewCallResponse out, as bytes.
   grpc::ServerUnaryReactor* ReviewCall(grpc::CallbackServerContext* context,
-                                       const v1::ReviewCallRequest* request,
-                                       v1::ReviewCallResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
   // ReviewCall's work, without gRPC: the whole call through a fresh session.
   // `cancelled`, when given, is checked before each segment (CANCELLED).

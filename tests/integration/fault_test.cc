@@ -528,6 +528,71 @@ std::string SegmentWithRawText(const std::string& segment_id, const std::string&
   return wire;
 }
 
+TEST_F(FaultTest, InvalidUtf8AsRawBytesIsRefusedWithASpecificStatus) {
+  Bystander bystander(&server_);
+  v1::WatchAgentRequest watch = WatchRequest("agent-utf8");
+  auto desktop = Watcher::Agent(stub_.get(), watch);
+  ASSERT_TRUE(AgentSubscribers("agent-utf8", 1));
+  // The raw path itself works: a valid call sent as bytes.
+  {
+    RawCall valid(server_.NewChannel());
+    ASSERT_TRUE(valid.Send(StartEvent("utf8-valid", "agent-utf8")));
+    ASSERT_TRUE(valid.Send(SegmentWithRawText("c1", "this is ridiculous")));
+    CallResult result = valid.Finish();
+    ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+    ASSERT_FALSE(result.events.empty());
+    EXPECT_EQ(result.events.back().report().segments(), 1);
+  }
+  // Lone continuation byte, truncated sequence, overlong '/', a surrogate.
+  const std::vector<std::string> invalid = {"this is \x80 ridiculous", "ridiculous \xC3",
+                                            "calm \xC0\xAF down", "x \xED\xA0\x80 y"};
+  for (size_t i = 0; i < invalid.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("invalid[", i, "]"));
+    const std::string call_id = absl::StrCat("utf8-", i);
+    RawCall raw(server_.NewChannel());
+    ASSERT_TRUE(raw.Send(StartEvent(call_id, "agent-utf8")));
+    raw.Send(SegmentWithRawText("c1", invalid[i]));
+    raw.Send(SegmentEvent("c2", v1::SPEAKER_CUSTOMER, "after the bad one", true, 2000, 3000));
+    CallResult result = raw.Finish();
+    // The bad message must not pass for a half-close (an OK call with the
+    // segment silently dropped): it is a malformed request.
+    EXPECT_NE(result.status.error_code(), grpc::StatusCode::OK)
+        << "invalid UTF-8 in segment.text was silently accepted; "
+        << result.events.size() << " events, report segments "
+        << (result.events.empty() ? -1 : result.events.back().report().segments());
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << result.status.error_message();
+    EXPECT_THAT(result.status.error_message(), HasSubstr("UTF-8"));
+    EXPECT_TRUE(desktop->WaitForReport(call_id));
+  }
+  EXPECT_TRUE(Eventually([&] { return server_.server().registry().live_calls() == 1; }));
+
+  // ReviewCall with the same bytes in a segment.
+  {
+    const std::string placeholder(invalid[0].size(), '@');
+    v1::ReviewCallRequest request;
+    *request.mutable_start() = StartEvent("review-utf8", "agent-utf8").start();
+    *request.add_segments() =
+        SegmentEvent("c1", v1::SPEAKER_CUSTOMER, placeholder, true, 0, 1000).segment();
+    std::string wire = request.SerializeAsString();
+    wire.replace(wire.find(placeholder), placeholder.size(), invalid[0]);
+    grpc::Slice slice(wire);
+    grpc::ByteBuffer buffer(&slice, 1);
+    const grpc::internal::RpcMethod method("/coach.v1.CoachService/ReviewCall",
+                                           grpc::internal::RpcMethod::NORMAL_RPC);
+    auto channel = server_.NewChannel();
+    grpc::ClientContext context;
+    v1::ReviewCallResponse response;
+    grpc::Status status =
+        grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, v1::ReviewCallResponse>(
+            channel.get(), method, &context, buffer, &response);
+    std::cerr << "ReviewCall with invalid UTF-8: " << status.error_code() << " "
+              << status.error_message() << "\n";
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+  bystander.Finish();
+}
+
 TEST_F(FaultTest, OutOfOrderOffsetsAreAcceptedAndScoredAsTheEngineDoes) {
   Bystander bystander(&server_);
   // end before start, and times going backwards between segments.
