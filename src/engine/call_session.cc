@@ -80,26 +80,22 @@ absl::Status CallSession::ValidateSegment(const Segment& segment, const SessionO
                                                    " bytes; the limit is ",
                                                    options.max_segment_bytes));
   }
-  auto check_time = [](absl::string_view field, int64_t value) {
-    if (value >= 0 && value <= kMaxCallTimeMs) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat(field, " is ", value, "; call times must be in [0, ",
+  auto in_range = [](int64_t ms) { return ms >= 0 && ms <= kMaxCallTimeMs; };
+  auto out_of_range = [](absl::string_view prefix, absl::string_view field, int64_t ms) {
+    return absl::InvalidArgumentError(absl::StrCat(prefix, field, " is ", ms,
+                                                   "; call times must be in [0, ",
                                                    kMaxCallTimeMs, "] ms"));
   };
-  if (absl::Status status = check_time("start_ms", segment.start_ms); !status.ok()) return status;
-  if (absl::Status status = check_time("end_ms", segment.end_ms); !status.ok()) return status;
+  if (!in_range(segment.start_ms)) return out_of_range("", "start_ms", segment.start_ms);
+  if (!in_range(segment.end_ms)) return out_of_range("", "end_ms", segment.end_ms);
+  // Per word, the field name is built only for an error.
   for (size_t i = 0; i < segment.words.size(); ++i) {
-    // The field names are built only for an error: this runs on every word.
-    const WordTiming& w = segment.words[i];
-    if (w.start_ms >= 0 && w.start_ms <= kMaxCallTimeMs && w.end_ms >= 0 &&
-        w.end_ms <= kMaxCallTimeMs) {
-      continue;
+    const WordTiming& word = segment.words[i];
+    if (!in_range(word.start_ms)) {
+      return out_of_range(absl::StrCat("words[", i, "]."), "start_ms", word.start_ms);
     }
-    const std::string index = absl::StrCat("words[", i, "].");
-    if (absl::Status status = check_time(index + "start_ms", w.start_ms); !status.ok()) {
-      return status;
-    }
-    if (absl::Status status = check_time(index + "end_ms", w.end_ms); !status.ok()) {
-      return status;
+    if (!in_range(word.end_ms)) {
+      return out_of_range(absl::StrCat("words[", i, "]."), "end_ms", word.end_ms);
     }
   }
   return absl::OkStatus();

@@ -43,41 +43,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 
 log_dir=${LOG_DIR:-$(mktemp -d)}
 mkdir -p "$log_dir"
-declare -A pid_of=() port_of=()
-
-# start NAME LOG COMMAND...: starts a server that logs "... (port N)" on stderr.
-start() {
-  local name=$1 log=$2
-  shift 2
-  : >"$log"
-  "$@" 2>"$log" &
-  pid_of[$name]=$!
-  local port=
-  for _ in $(seq 1 300); do
-    port=$(sed -n 's/.* listening on .* (port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
-    [[ -n $port ]] && break
-    kill -0 "${pid_of[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z $port ]]; then
-    echo "$0: $name did not start; its log:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  port_of[$name]=$port
-  echo "$name pid ${pid_of[$name]} on 127.0.0.1:$port (log $log)"
-}
-
-# stop NAME: SIGTERM, and the exit status.
-stop() {
-  local pid=${pid_of[$1]:-}
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  local rc=0
-  wait "$pid" || rc=$?
-  pid_of[$1]=
-  return "$rc"
-}
+# shellcheck source=tests/bench/servers.sh
+. "$root/tests/bench/servers.sh"
 trap 'stop coachd || true; stop echo || true' EXIT
 
 # shellcheck disable=SC2086  # EXTRA_COACHD_FLAGS is a list of flags

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,10 +29,33 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "gtest/gtest.h"
 
 namespace coach::e2e {
 
 inline constexpr auto kCoachdPatience = std::chrono::seconds(60);
+
+// A fresh directory <tmp>/<prefix><pid>_<current test's name> holding a copy
+// of the bundled packs (<source_dir>/phrase_lists) in phrase_lists/, so a test
+// may edit them. RemoveTestDir removes it unless KEEP is set in the
+// environment (to look at a failed test's files).
+inline std::filesystem::path MakeTestDir(const std::string& prefix,
+                                         const std::string& source_dir) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() /
+      (prefix + std::to_string(getpid()) + "_" +
+       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy(fs::path(source_dir) / "phrase_lists", dir / "phrase_lists",
+           fs::copy_options::recursive);
+  return dir;
+}
+
+inline void RemoveTestDir(const std::filesystem::path& dir) {
+  if (getenv("KEEP") == nullptr) std::filesystem::remove_all(dir);
+}
 
 inline std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path);

@@ -19,6 +19,7 @@
 
 #include "absl/strings/numbers.h"
 #include "coach/v1/coach.grpc.pb.h"
+#include "e2e/call_events.h"
 #include "e2e/coachd_process.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -40,33 +41,10 @@ const std::string kSourceDir = COACHD_SOURCE_DIR;
 constexpr auto kPatience = std::chrono::seconds(60);
 
 using coach::e2e::Coachd;
+using coach::e2e::End;
+using coach::e2e::Segment;
+using coach::e2e::Start;
 using coach::e2e::ReadFile;
-
-coach::v1::CallEvent Start(const std::string& call_id, const std::string& agent_id) {
-  coach::v1::CallEvent event;
-  event.mutable_start()->set_call_id(call_id);
-  event.mutable_start()->set_agent_id(agent_id);
-  return event;
-}
-
-coach::v1::CallEvent Segment(const std::string& id, coach::v1::Speaker speaker,
-                             const std::string& text, int64_t start_ms) {
-  coach::v1::CallEvent event;
-  coach::v1::TranscriptSegment* segment = event.mutable_segment();
-  segment->set_segment_id(id);
-  segment->set_speaker(speaker);
-  segment->set_text(text);
-  segment->set_is_final(true);
-  segment->set_start_ms(start_ms);
-  segment->set_end_ms(start_ms + 2000);
-  return event;
-}
-
-coach::v1::CallEvent End() {
-  coach::v1::CallEvent event;
-  event.mutable_end();
-  return event;
-}
 
 std::unique_ptr<grpc::ClientContext> Context() {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -110,16 +88,8 @@ std::string CurrentVersion(coach::v1::AdminService::Stub& admin) {
 
 class CoachdEndToEnd : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("coachd_e2e_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::copy(fs::path(kSourceDir) / "phrase_lists", dir_ / "phrase_lists",
-             fs::copy_options::recursive);
-  }
-  void TearDown() override { if (!getenv("KEEP")) fs::remove_all(dir_); }
+  void SetUp() override { dir_ = coach::e2e::MakeTestDir("coachd_e2e_", kSourceDir); }
+  void TearDown() override { coach::e2e::RemoveTestDir(dir_); }
 
   fs::path dir_;
 };

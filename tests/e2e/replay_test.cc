@@ -60,18 +60,8 @@ class ReplayTest : public ::testing::Test {
     std::string err;
   };
 
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("replay_e2e_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::copy(fs::path(kSourceDir) / "phrase_lists", dir_ / "phrase_lists",
-             fs::copy_options::recursive);
-  }
-  void TearDown() override {
-    if (getenv("KEEP") == nullptr) fs::remove_all(dir_);
-  }
+  void SetUp() override { dir_ = coach::e2e::MakeTestDir("replay_e2e_", kSourceDir); }
+  void TearDown() override { coach::e2e::RemoveTestDir(dir_); }
 
   // Runs coachctl with the test's own copy of the bundled packs; stdout and
   // stderr apart.

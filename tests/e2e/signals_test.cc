@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "coach/v1/coach.grpc.pb.h"
+#include "e2e/call_events.h"
 #include "e2e/coachd_process.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -29,35 +30,12 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using coach::e2e::Coachd;
+using coach::e2e::End;
+using coach::e2e::Segment;
+using coach::e2e::Start;
 
 const std::string kSourceDir = COACHD_SOURCE_DIR;
 constexpr auto kPatience = std::chrono::seconds(60);
-
-coach::v1::CallEvent Start(const std::string& call_id, const std::string& agent_id) {
-  coach::v1::CallEvent event;
-  event.mutable_start()->set_call_id(call_id);
-  event.mutable_start()->set_agent_id(agent_id);
-  return event;
-}
-
-coach::v1::CallEvent Segment(const std::string& id, coach::v1::Speaker speaker,
-                             const std::string& text, int64_t start_ms) {
-  coach::v1::CallEvent event;
-  coach::v1::TranscriptSegment* segment = event.mutable_segment();
-  segment->set_segment_id(id);
-  segment->set_speaker(speaker);
-  segment->set_text(text);
-  segment->set_is_final(true);
-  segment->set_start_ms(start_ms);
-  segment->set_end_ms(start_ms + 2000);
-  return event;
-}
-
-coach::v1::CallEvent End() {
-  coach::v1::CallEvent event;
-  event.mutable_end();
-  return event;
-}
 
 // A short escalated call; `tag` makes its text distinctive (for the log check).
 std::vector<coach::v1::CallEvent> Call(const std::string& call_id, const std::string& tag) {
@@ -120,18 +98,8 @@ size_t Count(const std::string& text, const std::string& what) {
 
 class SignalsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("coachd_signals_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    fs::copy(fs::path(kSourceDir) / "phrase_lists", dir_ / "phrase_lists",
-             fs::copy_options::recursive);
-  }
-  void TearDown() override {
-    if (!getenv("KEEP")) fs::remove_all(dir_);
-  }
+  void SetUp() override { dir_ = coach::e2e::MakeTestDir("coachd_signals_", kSourceDir); }
+  void TearDown() override { coach::e2e::RemoveTestDir(dir_); }
 
   std::string Packs() const { return "--phrase_lists=" + (dir_ / "phrase_lists").string(); }
 

@@ -26,14 +26,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Lt;
 
-#define EXPECT_STATUS(status, code, substring)             \
-  do {                                                     \
-    const grpc::Status s_ = (status);                      \
-    EXPECT_EQ(s_.error_code(), grpc::StatusCode::code)     \
-        << s_.error_message().substr(0, 2000);             \
-    EXPECT_THAT(s_.error_message().substr(0, 100000), HasSubstr(substring)); \
-  } while (0)
-
 // A rule of the generated packs: `body` holds its phrases/patterns.
 std::string Rule(const std::string& id, const std::string& body, const std::string& example) {
   return absl::StrCat("rules {\n  id: \"", id,
@@ -237,9 +229,7 @@ TEST_F(TokenScopeTest, TokensCannotReachAnotherTenantsLiveCall) {
   v1::WatchAgentRequest own;
   own.set_agent_id("agent-007");
   auto globex_desktop = Watcher::Agent(stub_.get(), own, kDesktopGlobex7);
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("globex", "agent-007").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("globex", "agent-007", 1));
   std::vector<v1::CallEvent> call = EscalatedCall("shared-id", "agent-007", "globex");
   CallClient globex(stub_.get(), kPipelineGlobex);
   ASSERT_TRUE(globex.SendAll({call.begin(), call.begin() + call.size() / 2}));
@@ -281,9 +271,7 @@ TEST_F(TokenScopeTest, TokensCannotReachAnotherTenantsLiveCall) {
   sneaky.set_agent_id("agent-042");
   sneaky.add_resume()->set_call_id("shared-id");
   auto acme_desktop = Watcher::Agent(stub_.get(), sneaky, kDesktopAcme42);
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("acme", "agent-042").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("acme", "agent-042", 1));
 
   ASSERT_TRUE(globex.SendAll({call.begin() + call.size() / 2, call.end()}));
   ASSERT_TRUE(globex.Finish().ok());

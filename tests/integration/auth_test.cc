@@ -184,9 +184,7 @@ TEST_F(AuthTest, AuthorizedDesktopReceivesItsAgentsCall) {
   v1::WatchAgentRequest request;
   request.set_agent_id("agent-042");
   auto desktop = Watcher::Agent(stub_.get(), request, kDesktop42);
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("acme", "agent-042").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("acme", "agent-042", 1));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("c1", "agent-042", "acme"), kPipelineAcme)
                   .status.ok());
   EXPECT_TRUE(desktop->WaitForReport("c1"));
@@ -197,9 +195,7 @@ TEST_F(AuthTest, OmittedTenantDefaultsToTheTokensTenant) {
   v1::WatchAgentRequest request;
   request.set_agent_id("agent-042");  // tenant omitted: acme, from the desktop token
   auto desktop = Watcher::Agent(stub_.get(), request, kDesktop42);
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("acme", "agent-042").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("acme", "agent-042", 1));
   CallResult call = RunCall(stub_.get(), EscalatedCall("c-omitted", "agent-042", ""), kPipelineAcme);
   ASSERT_TRUE(call.status.ok()) << call.status.error_message();
   ASSERT_FALSE(call.events.empty());
@@ -228,9 +224,7 @@ TEST_F(AuthTest, DesktopCannotWatchTheSameAgentIdOfAnotherTenant) {
   v1::WatchAgentRequest request;
   request.set_agent_id("agent-042");
   auto desktop = Watcher::Agent(stub_.get(), request, kDesktop42Default);
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("", "agent-042").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("acme-call", "agent-042", "acme"), kPipelineAcme)
                   .status.ok());
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("globex-call", "agent-042"), kPipelineGlobex)

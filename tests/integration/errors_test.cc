@@ -27,14 +27,6 @@ class ErrorsTest : public ::testing::Test {
   std::unique_ptr<v1::CoachService::Stub> stub_ = server_.NewCoachStub();
 };
 
-#define EXPECT_STATUS(status, code, substring)              \
-  do {                                                      \
-    const grpc::Status s_ = (status);                       \
-    EXPECT_EQ(s_.error_code(), grpc::StatusCode::code)      \
-        << s_.error_message();                              \
-    EXPECT_THAT(s_.error_message(), HasSubstr(substring));  \
-  } while (0)
-
 TEST_F(ErrorsTest, UnspecifiedSpeakerIsInvalidArgument) {
   EXPECT_STATUS(Stream({StartEvent("c", "a"), SegmentEvent("s1", v1::SPEAKER_UNSPECIFIED, "hi")}),
                 INVALID_ARGUMENT, "segment.speaker");
@@ -130,8 +122,7 @@ TEST_F(ErrorsTest, ErrorEndsTheCallWithItsReportToTheDesktop) {
   v1::WatchAgentRequest watch;
   watch.set_agent_id("agent-1");
   auto desktop = Watcher::Agent(stub_.get(), watch);
-  ASSERT_TRUE(Eventually(
-      [&] { return server_.server().registry().AgentSubscriberDrops("", "agent-1").size() == 1; }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-1", 1));
   CallResult result =
       RunCall(stub_.get(), {StartEvent("c", "agent-1"),
                             SegmentEvent("s1", v1::SPEAKER_CUSTOMER, "this is ridiculous"),

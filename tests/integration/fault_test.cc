@@ -33,20 +33,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-#define EXPECT_STATUS(status, code, substring)             \
-  do {                                                     \
-    const grpc::Status s_ = (status);                      \
-    EXPECT_EQ(s_.error_code(), grpc::StatusCode::code)     \
-        << s_.error_message();                             \
-    EXPECT_THAT(s_.error_message(), HasSubstr(substring)); \
-  } while (0)
-
-v1::WatchAgentRequest WatchRequest(const std::string& agent_id) {
-  v1::WatchAgentRequest request;
-  request.set_agent_id(agent_id);
-  return request;
-}
-
 // What the engine alone produces for `segments` with the bundled packs, as
 // rows (events, then the report). `cumulative`, when given, receives the
 // number of events after each segment.
@@ -86,9 +72,7 @@ class Bystander {
         stub_(server->NewCoachStub()),
         desktop_stub_(server->NewCoachStub()) {
     desktop_ = Watcher::Agent(desktop_stub_.get(), WatchRequest(agent_));
-    EXPECT_TRUE(Eventually([&] {
-      return server_->server().registry().AgentSubscriberDrops("", agent_).size() == 1;
-    }));
+    EXPECT_TRUE(server_->WaitForAgentSubscribers("", agent_, 1));
     call_ = EscalatedCall(id_, agent_);
     pipeline_ = std::make_unique<CallClient>(stub_.get());
     half_ = call_.size() / 2;
@@ -125,12 +109,6 @@ class FaultTest : public ::testing::Test {
   explicit FaultTest(server::Server::Options options) : server_(std::move(options)) {}
   FaultTest() : FaultTest(TestServer::DefaultOptions(&clock_)) {}
 
-  bool AgentSubscribers(const std::string& agent_id, size_t n) {
-    return Eventually([&] {
-      return server_.server().registry().AgentSubscriberDrops("", agent_id).size() == n;
-    });
-  }
-
   FakeClock clock_;
   TestServer server_;
   std::unique_ptr<v1::CoachService::Stub> stub_ = server_.NewCoachStub();
@@ -155,7 +133,7 @@ TEST_F(FaultTest, DesktopResumesAtEveryPointOfALiveCall) {
     const std::string call_id = absl::StrCat("live-", k);
     const std::string agent = absl::StrCat("agent-live-", k);
     auto first = Watcher::Agent(desktop_stub.get(), WatchRequest(agent));
-    ASSERT_TRUE(AgentSubscribers(agent, 1));
+    ASSERT_TRUE(server_.WaitForAgentSubscribers("", agent, 1));
     CallClient pipeline(stub_.get());
     ASSERT_TRUE(pipeline.Send(StartEvent(call_id, agent)));
     // Stream segments until the call has emitted at least k events.
@@ -165,7 +143,7 @@ TEST_F(FaultTest, DesktopResumesAtEveryPointOfALiveCall) {
     ASSERT_TRUE(pipeline.WaitForEvents(after[sent - 1]));
     ASSERT_TRUE(first->WaitForEvents(k));
     first->Cancel();  // the desktop disconnects, having seen at least k
-    ASSERT_TRUE(AgentSubscribers(agent, 0));
+    ASSERT_TRUE(server_.WaitForAgentSubscribers("", agent, 0));
     std::vector<v1::CoachEvent> seen = first->events();
     ASSERT_GE(seen.size(), k);
     seen.resize(k);  // what it kept: events 1..k
@@ -200,12 +178,12 @@ TEST_F(FaultTest, DesktopResumesAtEveryPointOfAnEndedCall) {
     const std::string call_id = absl::StrCat("ended-", k);
     const std::string agent = absl::StrCat("agent-ended-", k);
     auto first = Watcher::Agent(desktop_stub.get(), WatchRequest(agent));
-    ASSERT_TRUE(AgentSubscribers(agent, 1));
+    ASSERT_TRUE(server_.WaitForAgentSubscribers("", agent, 1));
     CallResult call = RunCall(stub_.get(), EscalatedCall(call_id, agent));
     ASSERT_TRUE(call.status.ok()) << call.status.error_message();
     ASSERT_TRUE(first->WaitForEvents(k));
     first->Cancel();
-    ASSERT_TRUE(AgentSubscribers(agent, 0));
+    ASSERT_TRUE(server_.WaitForAgentSubscribers("", agent, 0));
     std::vector<v1::CoachEvent> seen = first->events();
     ASSERT_GE(seen.size(), k);
     seen.resize(k);
@@ -215,7 +193,7 @@ TEST_F(FaultTest, DesktopResumesAtEveryPointOfAnEndedCall) {
     resume.add_resume()->set_call_id(call_id);
     resume.mutable_resume(0)->set_last_seq(static_cast<int64_t>(k));
     auto second = Watcher::Agent(desktop_stub.get(), resume);
-    ASSERT_TRUE(AgentSubscribers(agent, 1));
+    ASSERT_TRUE(server_.WaitForAgentSubscribers("", agent, 1));
     ASSERT_TRUE(RunCall(stub_.get(), {StartEvent(call_id + "-next", agent), EndEvent()})
                     .status.ok());
     ASSERT_TRUE(second->WaitForReport(call_id + "-next"));
@@ -300,7 +278,7 @@ TEST_F(FaultTest, TenThousandSubscribersForOneAgentHitTheLimitAndTheAcceptedGetT
   Bystander bystander(&server_);
   // Another agent's desktop, connected before the flood.
   auto other = Watcher::Agent(stub_.get(), WatchRequest("agent-other"));
-  ASSERT_TRUE(AgentSubscribers("agent-other", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-other", 1));
 
   std::vector<std::unique_ptr<v1::CoachService::Stub>> stubs;
   for (size_t c = 0; c < kChannels; ++c) stubs.push_back(server_.NewCoachStub());
@@ -329,7 +307,7 @@ TEST_F(FaultTest, TenThousandSubscribersForOneAgentHitTheLimitAndTheAcceptedGetT
     absl::MutexLock lock(&tally.mu);
     return tally.done == kStreams - limit;
   })) << tally.done;
-  ASSERT_TRUE(AgentSubscribers("agent-popular", limit));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-popular", limit));
   const absl::Duration opened = absl::Now() - start;
   std::vector<RawWatch*> accepted;
   for (const auto& w : watches) {
@@ -364,7 +342,7 @@ TEST_F(FaultTest, TenThousandSubscribersForOneAgentHitTheLimitAndTheAcceptedGetT
     absl::MutexLock lock(&tally.mu);
     return tally.done == kStreams;
   }));
-  EXPECT_TRUE(AgentSubscribers("agent-popular", 0));
+  EXPECT_TRUE(server_.WaitForAgentSubscribers("", "agent-popular", 0));
   std::cerr << "10,000 WatchAgent streams opened and settled in " << opened << "\n";
 }
 
@@ -470,7 +448,7 @@ TEST_F(FaultTest, OneMebibyteSegmentIsInvalidArgumentNamingTheLimitAndTheCallGet
 TEST_F(FaultTest, SegmentOverMaxMessageBytesIsResourceExhausted) {
   Bystander bystander(&server_);
   auto desktop = Watcher::Agent(stub_.get(), WatchRequest("agent-huge"));
-  ASSERT_TRUE(AgentSubscribers("agent-huge", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-huge", 1));
   const std::string text(5 << 20, 'a');  // over the 4 MiB --max_message_bytes
   CallResult result = RunCall(
       stub_.get(), {StartEvent("huger", "agent-huge"),
@@ -532,7 +510,7 @@ TEST_F(FaultTest, InvalidUtf8AsRawBytesIsRefusedWithASpecificStatus) {
   Bystander bystander(&server_);
   v1::WatchAgentRequest watch = WatchRequest("agent-utf8");
   auto desktop = Watcher::Agent(stub_.get(), watch);
-  ASSERT_TRUE(AgentSubscribers("agent-utf8", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-utf8", 1));
   // The raw path itself works: a valid call sent as bytes.
   {
     RawCall valid(server_.NewChannel());

@@ -86,6 +86,18 @@ TestServer::~TestServer() {
 
 std::string TestServer::address() const { return absl::StrCat("127.0.0.1:", server_->port()); }
 
+bool TestServer::WaitForAgentSubscribers(const std::string& tenant, const std::string& agent_id,
+                                         size_t n) {
+  return Eventually(
+      [&] { return server_->registry().AgentSubscriberDrops(tenant, agent_id).size() == n; });
+}
+
+v1::WatchAgentRequest WatchRequest(const std::string& agent_id) {
+  v1::WatchAgentRequest request;
+  request.set_agent_id(agent_id);
+  return request;
+}
+
 std::shared_ptr<grpc::Channel> TestServer::NewChannel(const grpc::ChannelArguments& extra) const {
   grpc::ChannelArguments args = extra;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);

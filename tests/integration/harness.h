@@ -20,6 +20,8 @@
 #include "absl/time/time.h"
 #include "coach/v1/coach.grpc.pb.h"
 #include "engine/types.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
 #include "server/server.h"
 
@@ -68,6 +70,19 @@ class FakeClock {
 // Polls `condition` until true or `timeout`; returns its last value.
 bool Eventually(const std::function<bool()>& condition, absl::Duration timeout = kWaitTimeout);
 
+// Expects `status` to have StatusCode::`code` and a message containing
+// `substring`.
+#define EXPECT_STATUS(status, code, substring)                        \
+  do {                                                                \
+    const grpc::Status s_ = (status);                                 \
+    EXPECT_EQ(s_.error_code(), grpc::StatusCode::code)                \
+        << s_.error_message();                                        \
+    EXPECT_THAT(s_.error_message(), ::testing::HasSubstr(substring)); \
+  } while (0)
+
+// A WatchAgent request for `agent_id` (default tenant, no resume points).
+v1::WatchAgentRequest WatchRequest(const std::string& agent_id);
+
 // A unique temporary directory, removed on destruction.
 class TempDir {
  public:
@@ -99,6 +114,9 @@ class TestServer {
   std::unique_ptr<v1::AdminService::Stub> NewAdminStub() const;
   // The server's metrics text.
   std::string Scrape() { return server_->metrics().Scrape(); }
+  // Waits until exactly `n` WatchAgent streams of (tenant, agent_id) are
+  // registered: a desktop's stream opens on its own thread.
+  bool WaitForAgentSubscribers(const std::string& tenant, const std::string& agent_id, size_t n);
 
  private:
   std::unique_ptr<server::Server> server_;

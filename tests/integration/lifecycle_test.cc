@@ -48,9 +48,7 @@ TEST_F(LifecycleTest, DrainLetsTheRunningCallFinishAndRefusesNewOnes) {
   ASSERT_TRUE(pipeline.WaitForEvents(1));
   // The desktop's WatchAgent must reach the server before the drain starts,
   // or it is refused like the late desktop below.
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("", "agent-042").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
 
   std::thread shutdown([&] { server_.server().Shutdown(absl::Seconds(60)); });
   ASSERT_TRUE(Eventually([&] { return HealthStatus(channel_, "") == kNotServing; }));

@@ -70,9 +70,7 @@ TEST_F(LimitsTest, MaxSubscribersPerAgentRefusesTheNextDesktop) {
   v1::WatchAgentRequest request;
   request.set_agent_id("agent-1");
   auto first = Watcher::Agent(stub_.get(), request);
-  ASSERT_TRUE(Eventually([&] {
-    return server->server().registry().AgentSubscriberDrops("", "agent-1").size() == 1;
-  }));
+  ASSERT_TRUE(server->WaitForAgentSubscribers("", "agent-1", 1));
   auto second = Watcher::Agent(stub_.get(), request);
   grpc::Status status = second->WaitForStatus();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -80,18 +78,14 @@ TEST_F(LimitsTest, MaxSubscribersPerAgentRefusesTheNextDesktop) {
   // Another agent is not affected, and the slot frees when the first leaves.
   request.set_agent_id("agent-2");
   auto other = Watcher::Agent(stub_.get(), request);
-  ASSERT_TRUE(Eventually([&] {
-    return server->server().registry().AgentSubscriberDrops("", "agent-2").size() == 1;
-  }));
+  ASSERT_TRUE(server->WaitForAgentSubscribers("", "agent-2", 1));
   first->Cancel();
   ASSERT_TRUE(Eventually([&] {
     return server->server().registry().AgentSubscriberDrops("", "agent-1").empty();
   }));
   request.set_agent_id("agent-1");
   auto third = Watcher::Agent(stub_.get(), request);
-  EXPECT_TRUE(Eventually([&] {
-    return server->server().registry().AgentSubscriberDrops("", "agent-1").size() == 1;
-  }));
+  EXPECT_TRUE(server->WaitForAgentSubscribers("", "agent-1", 1));
 }
 
 TEST_F(LimitsTest, MaxMessageBytesRefusesLargeMessages) {

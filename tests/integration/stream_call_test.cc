@@ -73,9 +73,7 @@ TEST_F(StreamCallTest, DesktopOnItsOwnChannelGetsTheSameEvents) {
   request.set_agent_id("agent-042");
   auto desktop_stub = server_.NewCoachStub();  // separate connection
   auto desktop = Watcher::Agent(desktop_stub.get(), request);
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("", "agent-042").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
   CallResult result = RunCall(stub_.get(), EscalatedCall("call-1", "agent-042"));
   ASSERT_TRUE(result.status.ok());
   ASSERT_TRUE(desktop->WaitForReport("call-1"));
@@ -257,9 +255,7 @@ TEST_F(StreamCallTest, ReviewCallIsNotSeenByDesktops) {
   v1::WatchAgentRequest watch;
   watch.set_agent_id("agent-042");
   auto desktop = Watcher::Agent(stub_.get(), watch);
-  ASSERT_TRUE(Eventually([&] {
-    return server_.server().registry().AgentSubscriberDrops("", "agent-042").size() == 1;
-  }));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
   v1::ReviewCallRequest request;
   *request.mutable_start() = StartEvent("review-1", "agent-042").start();
   for (const auto& e : EscalatedCallSegments()) *request.add_segments() = e.segment();

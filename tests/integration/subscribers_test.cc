@@ -25,22 +25,10 @@ size_t AlertsPerEscalatedCall() {
   return n;
 }
 
-v1::WatchAgentRequest WatchRequest(const std::string& agent_id) {
-  v1::WatchAgentRequest request;
-  request.set_agent_id(agent_id);
-  return request;
-}
-
 class SubscribersTest : public ::testing::Test {
  protected:
   explicit SubscribersTest(server::Server::Options options) : server_(std::move(options)) {}
   SubscribersTest() : SubscribersTest(TestServer::DefaultOptions(&clock_)) {}
-
-  bool AgentSubscribers(const std::string& agent_id, size_t n) {
-    return Eventually([&] {
-      return server_.server().registry().AgentSubscriberDrops("", agent_id).size() == n;
-    });
-  }
 
   FakeClock clock_;
   TestServer server_;
@@ -51,13 +39,13 @@ TEST_F(SubscribersTest, ResumeAfterDisconnectLosesNothingAndDuplicatesNothing) {
   std::vector<v1::CallEvent> call = EscalatedCall("call-1", "agent-042");
   auto desktop_stub = server_.NewCoachStub();
   auto first = Watcher::Agent(desktop_stub.get(), WatchRequest("agent-042"));
-  ASSERT_TRUE(AgentSubscribers("agent-042", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
 
   CallClient pipeline(stub_.get());
   ASSERT_TRUE(pipeline.SendAll({call.begin(), call.begin() + 4}));  // start + 3 segments
   ASSERT_TRUE(first->WaitForEvents(4));
   first->Cancel();  // the desktop disconnects
-  ASSERT_TRUE(AgentSubscribers("agent-042", 0));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 0));
   const std::vector<v1::CoachEvent> seen = first->events();
   ASSERT_FALSE(seen.empty());
 
@@ -95,7 +83,7 @@ TEST_F(SubscribersTest, ResumeAfterTheCallEndedReplaysTheRest) {
 TEST_F(SubscribersTest, EndedCallsAreNotReplayedWithoutAResumePoint) {
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("old-call", "agent-042")).status.ok());
   auto desktop = Watcher::Agent(stub_.get(), WatchRequest("agent-042"));
-  ASSERT_TRUE(AgentSubscribers("agent-042", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("new-call", "agent-042")).status.ok());
   ASSERT_TRUE(desktop->WaitForReport("new-call"));
   EXPECT_THAT(OfCall(desktop->events(), "old-call"), IsEmpty());
@@ -115,7 +103,7 @@ TEST_F(SubscribersTest, ResumeBufferIsForgottenAfterRetention) {
   v1::WatchAgentRequest resume = WatchRequest("agent-042");
   resume.add_resume()->set_call_id("call-1");
   auto desktop = Watcher::Agent(stub_.get(), resume);
-  ASSERT_TRUE(AgentSubscribers("agent-042", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-2", "agent-042")).status.ok());
   ASSERT_TRUE(desktop->WaitForReport("call-2"));
   EXPECT_THAT(OfCall(desktop->events(), "call-1"), IsEmpty());
@@ -123,7 +111,7 @@ TEST_F(SubscribersTest, ResumeBufferIsForgottenAfterRetention) {
 
 TEST_F(SubscribersTest, DesktopNeverSeesAnotherAgentsCalls) {
   auto desktop = Watcher::Agent(stub_.get(), WatchRequest("agent-B"));
-  ASSERT_TRUE(AgentSubscribers("agent-B", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-B", 1));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-A", "agent-A")).status.ok());
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-B", "agent-B")).status.ok());
   ASSERT_TRUE(desktop->WaitForReport("call-B"));
@@ -136,7 +124,7 @@ TEST_F(SubscribersTest, ResumePointForAnotherAgentsCallIsIgnored) {
   v1::WatchAgentRequest resume = WatchRequest("agent-B");
   resume.add_resume()->set_call_id("call-A");
   auto desktop = Watcher::Agent(stub_.get(), resume);
-  ASSERT_TRUE(AgentSubscribers("agent-B", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-B", 1));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-B", "agent-B")).status.ok());
   ASSERT_TRUE(desktop->WaitForReport("call-B"));
   EXPECT_THAT(OfCall(desktop->events(), "call-A"), IsEmpty());
@@ -146,7 +134,7 @@ TEST_F(SubscribersTest, TwoDesktopsOfOneAgentBothGetEverything) {
   auto one = Watcher::Agent(stub_.get(), WatchRequest("agent-042"));
   auto other_stub = server_.NewCoachStub();
   auto two = Watcher::Agent(other_stub.get(), WatchRequest("agent-042"));
-  ASSERT_TRUE(AgentSubscribers("agent-042", 2));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 2));
   ASSERT_TRUE(RunCall(stub_.get(), EscalatedCall("call-1", "agent-042")).status.ok());
   ASSERT_TRUE(one->WaitForReport("call-1"));
   ASSERT_TRUE(two->WaitForReport("call-1"));
@@ -254,7 +242,7 @@ TEST_F(SlowSubscriberTest, NeverReadingDesktopDoesNotStallThePipelineAndItsDrops
   auto slow = slow_stub->WatchAgent(&slow_context, WatchRequest("agent-042"));
   // A desktop that keeps up.
   auto fast = Watcher::Agent(stub_.get(), WatchRequest("agent-042"));
-  ASSERT_TRUE(AgentSubscribers("agent-042", 2));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 2));
 
   constexpr int kCalls = 12;
   for (int i = 0; i < kCalls; ++i) {

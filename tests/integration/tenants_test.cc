@@ -24,12 +24,6 @@ v1::WatchAgentRequest WatchRequest(const std::string& tenant, const std::string&
 
 class TenantsTest : public ::testing::Test {
  protected:
-  bool AgentSubscribers(const std::string& tenant, const std::string& agent_id, size_t n) {
-    return Eventually([&] {
-      return server_.server().registry().AgentSubscriberDrops(tenant, agent_id).size() == n;
-    });
-  }
-
   FakeClock clock_;
   TestServer server_{TestServer::DefaultOptions(&clock_)};
   std::unique_ptr<v1::CoachService::Stub> stub_ = server_.NewCoachStub();
@@ -39,9 +33,9 @@ TEST_F(TenantsTest, SameAgentIdInTwoTenantsIsIsolated) {
   auto acme = Watcher::Agent(stub_.get(), WatchRequest("acme", "agent-1"));
   auto globex = Watcher::Agent(stub_.get(), WatchRequest("globex", "agent-1"));
   auto fallback = Watcher::Agent(stub_.get(), WatchRequest("", "agent-1"));  // tenant ""
-  ASSERT_TRUE(AgentSubscribers("acme", "agent-1", 1));
-  ASSERT_TRUE(AgentSubscribers("globex", "agent-1", 1));
-  ASSERT_TRUE(AgentSubscribers("", "agent-1", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("acme", "agent-1", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("globex", "agent-1", 1));
+  ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-1", 1));
 
   // Each desktop's queue is in order: once it has its own call's report, any
   // event of an earlier call of another tenant would have arrived before it.

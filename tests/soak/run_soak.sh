@@ -42,25 +42,15 @@ fi
 log_dir=${LOG_DIR:-$(mktemp -d)}
 mkdir -p "$log_dir"
 log=$log_dir/coachd.log
-: >"$log"
+# shellcheck source=tests/bench/servers.sh
+. "$root/tests/bench/servers.sh"
+trap 'stop coachd || true' EXIT
 # shellcheck disable=SC2086  # EXTRA_COACHD_FLAGS is a list of flags
-"$coachd" --listen=127.0.0.1:0 --phrase_lists="$root/phrase_lists" \
-  --resume_retention="$retention" ${EXTRA_COACHD_FLAGS:-} 2>"$log" &
-coachd_pid=$!
-trap 'kill -TERM "$coachd_pid" 2>/dev/null || true' EXIT
-port=
-for _ in $(seq 1 300); do
-  port=$(sed -n 's/.*coachd listening on .* (port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
-  [[ -n $port ]] && break
-  kill -0 "$coachd_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ -z $port ]]; then
-  echo "$0: coachd did not start; its log:" >&2
-  cat "$log" >&2
-  exit 1
-fi
-echo "coachd pid $coachd_pid on 127.0.0.1:$port, --resume_retention=$retention (log $log)"
+start coachd "$log" "$coachd" --listen=127.0.0.1:0 --phrase_lists="$root/phrase_lists" \
+  --resume_retention="$retention" ${EXTRA_COACHD_FLAGS:-}
+coachd_pid=${pid_of[coachd]}
+port=${port_of[coachd]}
+echo "coachd --resume_retention=$retention"
 
 status=0
 flags=(--soak --target="127.0.0.1:$port" --coachd_pid="$coachd_pid" --calls="$calls"
@@ -71,9 +61,8 @@ echo "\$ coach_loadgen ${flags[*]} ${EXTRA_LOADGEN_FLAGS:-}"
 # shellcheck disable=SC2086
 "$loadgen" "${flags[@]}" ${EXTRA_LOADGEN_FLAGS:-} || status=1
 
-kill -TERM "$coachd_pid"
 rc=0
-wait "$coachd_pid" || rc=$?
+stop coachd || rc=$?
 trap - EXIT
 if [[ $rc == 0 ]]; then
   echo "coachd exited 0 on SIGTERM"
