@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "engine/dfa_cost.h"
 #include "engine/normalizer.h"
 #include "engine/phrase_compiler.h"
 
@@ -187,11 +188,21 @@ int64_t SetMemoryBudget(int64_t instructions) {
          std::max(kMinDfaBytes, kDfaBytesPerInstruction * instructions);
 }
 
+// What the raw patterns of a rule's Set part cost RE2's DFA (dfa_cost.h).
+struct PatternDfaWork {
+  int64_t work = 0;
+  SourceLocation costliest;  // the pattern with the most work
+  int64_t costliest_work = -1;
+};
+
 // Builds the alternation of a rule's phrases and raw patterns, reporting each
 // bad piece at its own location. Returns "" when nothing valid was given.
+// With `dfa_work` set, each raw pattern's DFA work is limited to
+// `max_dfa_work` and summed there.
 std::string CombinePieces(const std::vector<LocatedText>& phrases,
                           const std::vector<LocatedText>& patterns, absl::string_view rule_id,
-                          absl::string_view what, int64_t max_mem, DiagnosticSink* sink) {
+                          absl::string_view what, int64_t max_mem, DiagnosticSink* sink,
+                          int64_t max_dfa_work = 0, PatternDfaWork* dfa_work = nullptr) {
   std::vector<std::string> pieces;
   for (const LocatedText& phrase : phrases) {
     absl::StatusOr<CompiledPhrase> compiled = CompilePhrase(phrase.text);
@@ -209,11 +220,67 @@ std::string CombinePieces(const std::vector<LocatedText>& phrases,
                   absl::StrCat(what, " pattern ", Quoted(pattern.text), ": ", re.error()));
       continue;
     }
+    if (dfa_work != nullptr) {
+      const DfaCost cost = EstimateDfaCost(pattern.text, max_dfa_work);
+      if (cost.too_deep) {
+        sink->Error(pattern.location, rule_id,
+                    absl::StrCat(what, " pattern ", Quoted(pattern.text),
+                                 ": groups nested more than ", kMaxPatternNesting, " deep"));
+        continue;
+      }
+      if (cost.over_limit) {
+        sink->Error(pattern.location, rule_id,
+                    absl::StrCat(what, " pattern ", Quoted(pattern.text),
+                                 " is too costly to match: RE2's DFA for it needs more than ",
+                                 max_dfa_work, " steps of work (", cost.states,
+                                 "+ states). A counted repetition such as {20} after text that "
+                                 "can also be repeated grows the DFA exponentially; shorten the "
+                                 "repetition, or make what precedes it unambiguous"));
+        continue;
+      }
+      dfa_work->work += cost.work;
+      if (cost.work > dfa_work->costliest_work) {
+        dfa_work->costliest_work = cost.work;
+        dfa_work->costliest = pattern.location;
+      }
+    }
     pieces.push_back(absl::StrCat("(?:", pattern.text, ")"));
   }
   if (pieces.empty()) return "";
   if (pieces.size() == 1) return pieces.front();
   return absl::StrCat("(?:", absl::StrJoin(pieces, "|"), ")");
+}
+
+// The raw patterns of all rules one per-speaker Set matches share its DFA,
+// so their costs add up: the rule that takes a Set over the limit is an
+// error, at its costliest pattern.
+void CheckSetPatternDfaWork(const std::vector<CompiledRule>& rules,
+                            const std::vector<PatternDfaWork>& window_work,
+                            const std::vector<PatternDfaWork>& anchored_work, int64_t limit,
+                            DiagnosticSink* sink) {
+  for (int part = 0; part < 2; ++part) {
+    const std::vector<PatternDfaWork>& work = part == 0 ? window_work : anchored_work;
+    for (int s = 0; s < kSpeakerCount; ++s) {
+      const auto speaker = static_cast<Speaker>(s);
+      int64_t total = 0;
+      for (size_t r = 0; r < rules.size(); ++r) {
+        const RuleSpec& rule = rules[r].spec;
+        const bool listens =
+            rule.speaker == SpeakerScope::kAny ||
+            (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
+        if (!listens || work[r].work == 0) continue;
+        total += work[r].work;
+        if (total <= limit) continue;
+        sink->Error(work[r].costliest, rule.id,
+                    absl::StrCat("the raw patterns of the rules matched against ",
+                                 SpeakerName(speaker), " speech", part == 0 ? "" : " (anchored)",
+                                 " need more than ", limit,
+                                 " steps of RE2 DFA work together; this rule brings them to ",
+                                 total, ". Simplify the patterns with counted repetitions"));
+        break;
+      }
+    }
+  }
 }
 
 std::unique_ptr<RE2> CompileCombined(const std::string& regex, const RuleSpec& rule,
@@ -545,7 +612,9 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
   }
 
   // The rules' own regexes, in parallel: each rule writes only its own
-  // CompiledRule and sink.
+  // CompiledRule, sink and DFA work.
+  std::vector<PatternDfaWork> window_dfa_work(set->rules_.size());
+  std::vector<PatternDfaWork> anchored_dfa_work(set->rules_.size());
   ParallelFor(static_cast<int>(set->rules_.size()), threads, [&](int r) {
     CompiledRule& compiled = set->rules_[r];
     const RuleSpec& rule = compiled.spec;
@@ -556,10 +625,12 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     for (const LocatedText& pattern : rule.patterns) {
       (UsesTextAnchor(pattern.text) ? anchored_patterns : window_patterns).push_back(pattern);
     }
-    const std::string regex = CombinePieces(rule.phrases, window_patterns, rule.id, "phrase",
-                                            options.rule_max_mem, &rsink);
+    const std::string regex =
+        CombinePieces(rule.phrases, window_patterns, rule.id, "phrase", options.rule_max_mem,
+                      &rsink, options.max_pattern_dfa_work, &window_dfa_work[r]);
     const std::string anchored =
-        CombinePieces({}, anchored_patterns, rule.id, "phrase", options.rule_max_mem, &rsink);
+        CombinePieces({}, anchored_patterns, rule.id, "phrase", options.rule_max_mem, &rsink,
+                      options.max_pattern_dfa_work, &anchored_dfa_work[r]);
     const std::string unless = CombinePieces(rule.unless_phrases, rule.unless_patterns, rule.id,
                                              "unless", options.rule_max_mem, &rsink);
     if (rsink.errors() == errors_before) {
@@ -576,6 +647,8 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     }
   });
   for (DiagnosticSink& rule_sink : rule_sinks) sink.Append(std::move(rule_sink));
+  CheckSetPatternDfaWork(set->rules_, window_dfa_work, anchored_dfa_work,
+                         options.max_set_pattern_dfa_work, &sink);
 
   // The sinks are empty again: reuse them for the phrase checks.
   if (options.check_phrase_warnings) {

@@ -121,6 +121,16 @@ struct CompileOptions {
   int64_t set_max_mem = 0;
   // Memory budget of each rule's own RE2.
   int64_t rule_max_mem = int64_t{1} << 20;
+  // Most DFA work (engine/dfa_cost.h: positions summed over the DFA states an
+  // unanchored search can reach) one raw pattern of `patterns` may need, and
+  // all raw patterns of one per-speaker Set together. RE2 never abandons a
+  // Set's DFA, so a pattern such as "(a|b)*a(a|b){20}" (2^21 states) would
+  // otherwise make one segment cost seconds. `unless_patterns` are matched by
+  // the rule's own RE2, which falls back to its linear-time NFA, and are not
+  // limited. At the defaults, 300 rules of "(a|b)*a(a|b){8}x<i>" (2,819 each)
+  // fit, and their worst 16 KiB segment takes about 40 ms once.
+  int64_t max_pattern_dfa_work = 100000;
+  int64_t max_set_pattern_dfa_work = 1000000;
   // Run every rule's examples and counter-examples.
   bool check_examples = true;
   // Run the phrase checks that only ever warn (a spelling the phrase can never

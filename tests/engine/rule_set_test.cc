@@ -12,6 +12,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 using testing::AgentRule;
 using testing::CustomerRule;
@@ -99,6 +100,85 @@ TEST(RuleSetCompile, ProgramSizeOverTheLimitIsRejected) {
   CompileOptions options;
   options.max_rule_program_size = 500;
   EXPECT_THAT(CompileError(spec, options), HasSubstr("over the limit of 500"));
+}
+
+// A raw pattern whose DFA grows exponentially would make RE2::Set, which
+// never gives up its DFA, spend seconds on one segment.
+TEST(RuleSetCompile, RawPatternWithAnExponentialDfaIsRejectedAtItsLine) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("dfa", "provoking", {"calm down"}));
+  spec.rules[0].patterns = {
+      LocatedText{"(a|b)*a(a|b){20}x", SourceLocation{"p.textproto", 9, 3}}};
+  EXPECT_THAT(CompileError(spec),
+              AllOf(HasSubstr("p.textproto:9:3: rule dfa: phrase pattern "
+                              "\"(a|b)*a(a|b){20}x\" is too costly to match"),
+                    HasSubstr("more than 100000 steps")));
+
+  // The same shape with a short repetition is fine, and matches.
+  spec.rules[0].patterns[0].text = "(a|b)*a(a|b){8}x";
+  const auto rules = MustCompile(spec);
+  ASSERT_NE(rules, nullptr);
+  EXPECT_THAT(Find(*rules, "dfa", "abbbbbbbbx"), SizeIs(1));
+}
+
+TEST(RuleSetCompile, AnchoredRawPatternsAreLimitedToo) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("dfa", "provoking", {}));
+  spec.rules[0].patterns = Texts({"^ (a|b)*a(a|b){20}x"});
+  EXPECT_THAT(CompileError(spec), HasSubstr("is too costly to match"));
+}
+
+TEST(RuleSetCompile, UnlessPatternsAreNotLimitedBecauseTheirRegexFallsBackToTheNfa) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("r", "provoking", {"calm down"}));
+  spec.rules[0].unless_patterns = Texts({"(a|b)*a(a|b){20}x calm down"});
+  const auto rules = MustCompile(spec);
+  ASSERT_NE(rules, nullptr);
+  EXPECT_THAT(Find(*rules, "r", "please calm down"), SizeIs(1));
+}
+
+TEST(RuleSetCompile, RawPatternNestedTooDeepIsRejectedWithoutRecursingIntoIt) {
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("deep", "provoking", {}));
+  spec.rules[0].patterns =
+      Texts({std::string(5000, '(') + "calm down" + std::string(5000, ')')});
+  EXPECT_THAT(CompileError(spec), HasSubstr("rule deep: phrase pattern"));
+  EXPECT_THAT(CompileError(spec), HasSubstr("groups nested more than 32 deep"));
+}
+
+// Rules listening to one speaker share a Set and its DFA: their patterns'
+// costs add up, and the rule that passes the limit is named once.
+TEST(RuleSetCompile, RawPatternsOfOneSpeakerShareOneDfaBudget) {
+  auto spec_with = [](int rules, int repeat, SpeakerScope speaker) {
+    RuleSetSpec spec;
+    for (int i = 0; i < rules; ++i) {
+      RuleSpec rule = AgentRule("dfa." + std::to_string(i), "provoking", {});
+      rule.speaker = speaker;
+      rule.patterns = {LocatedText{"(a|b)*a(a|b){" + std::to_string(repeat) + "}x" +
+                                       std::to_string(i),
+                                   SourceLocation{"p.textproto", 10 * i + 1, 3}}};
+      spec.rules.push_back(std::move(rule));
+    }
+    return spec;
+  };
+  CompileOptions options;
+  options.check_examples = false;
+  // "(a|b)*a(a|b){8}x<i>" costs 2,819 (2,822 from x100 on): 300 fit in 1,000,000.
+  EXPECT_TRUE(RuleSet::Compile(spec_with(300, 8, SpeakerScope::kAgent), options).ok());
+  // "(a|b)*a(a|b){9}x<i>" costs 6,147 (6,150 from x10 on): the 163rd rule
+  // (dfa.162) passes the limit.
+  const std::string error = CompileError(spec_with(300, 9, SpeakerScope::kAgent), options);
+  EXPECT_THAT(error, HasSubstr("p.textproto:1621:3: rule dfa.162: the raw patterns of the rules "
+                               "matched against agent speech need more than 1000000 steps"));
+  EXPECT_THAT(error, HasSubstr("this rule brings them to 1002"));
+  EXPECT_THAT(error, Not(HasSubstr("rule dfa.163:")));
+  // Split over the two speakers, the same rules fit.
+  RuleSetSpec split = spec_with(300, 9, SpeakerScope::kAgent);
+  for (int i = 0; i < 150; ++i) split.rules[i].speaker = SpeakerScope::kCustomer;
+  EXPECT_TRUE(RuleSet::Compile(std::move(split), options).ok());
+  // The budget is an option.
+  options.max_set_pattern_dfa_work = 2000000;
+  EXPECT_TRUE(RuleSet::Compile(spec_with(300, 9, SpeakerScope::kAgent), options).ok());
 }
 
 TEST(RuleSetCompile, ExpectationsMustReferToLoadedCategories) {

@@ -1,5 +1,6 @@
 // libFuzzer harness: engine::CompilePhrase (engine/phrase_compiler.h) on
-// arbitrary phrase text.
+// arbitrary phrase text, and engine::EstimateDfaCost (engine/dfa_cost.h) on
+// the same bytes read as a raw RE2 pattern.
 //
 // Invariants checked (trap on violation):
 //   - a syntax error is an absl::Status, kInvalidArgument, and a "column N:"
@@ -10,6 +11,9 @@
 //   - the phrase matches one of its own spellings: every group takes its first
 //     alternative, every optional part is said, '*' is one word and '...' none.
 //     That spelling, normalized like speech, must contain a match.
+//   - for a pattern RE2 accepts, the DFA estimate terminates, is
+//     deterministic, reports over_limit exactly when work passes the limit,
+//     and counts at least one unit of work per state.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +26,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
+#include "engine/dfa_cost.h"
 #include "engine/normalizer.h"
 #include "engine/phrase_compiler.h"
 #include "re2/re2.h"
@@ -99,10 +104,31 @@ class Speller {
   size_t pos_ = 0;
 };
 
+void CheckDfaCost(absl::string_view pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(int64_t{1} << 20);  // as RuleSet compiles a raw pattern
+  RE2 re(re2::StringPiece(pattern.data(), pattern.size()), options);
+  if (!re.ok()) return;
+  constexpr int64_t kLimit = 20000;
+  const coach::engine::DfaCost cost = coach::engine::EstimateDfaCost(pattern, kLimit);
+  const coach::engine::DfaCost again = coach::engine::EstimateDfaCost(pattern, kLimit);
+  if (cost.states != again.states || cost.work != again.work ||
+      cost.over_limit != again.over_limit || cost.too_deep != again.too_deep) {
+    Fail("EstimateDfaCost is not deterministic", pattern, "");
+  }
+  if (cost.too_deep) return;
+  if (cost.over_limit != (cost.work > kLimit)) {
+    Fail("over_limit disagrees with work", pattern, std::to_string(cost.work));
+  }
+  if (cost.work < cost.states) Fail("less work than states", pattern, std::to_string(cost.work));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view phrase(reinterpret_cast<const char*>(data), size);
+  CheckDfaCost(phrase);
   absl::StatusOr<coach::engine::CompiledPhrase> compiled = coach::engine::CompilePhrase(phrase);
 
   // Deterministic.

@@ -136,12 +136,12 @@ TEST_F(PhraseListAbuseTest, NestingDeeperThanThirtyTwoIsRefused) {
                   Rule("nested.phrase", absl::StrCat("phrases: \"", phrase, "\""), "calm down"),
                   grpc::StatusCode::INVALID_ARGUMENT, "groups nested more than 32 deep");
   }
-  // A raw pattern 20,000 groups deep: bounded by the program-size limit.
+  // A raw pattern 20,000 groups deep: the same limit.
   const std::string pattern =
       absl::StrCat(std::string(20000, '('), "calm down", std::string(20000, ')'));
   ExpectRefused("nested_pattern.textproto",
                 Rule("nested.pattern", absl::StrCat("patterns: \"", pattern, "\""), "calm down"),
-                grpc::StatusCode::INVALID_ARGUMENT, "over the limit of 20000");
+                grpc::StatusCode::INVALID_ARGUMENT, "groups nested more than 32 deep");
   // 32 levels are fine.
   const std::string before = Version();
   dir_.Write("packs/nested_32.textproto",
@@ -153,6 +153,60 @@ TEST_F(PhraseListAbuseTest, NestingDeeperThanThirtyTwoIsRefused) {
   grpc::Status status = Reload(&response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_NE(response.version(), before);
+}
+
+// Raw patterns whose DFA grows exponentially: RE2::Set never gives up its
+// DFA, so 300 rules of "(a|b)*a(a|b){20}x<i>" made one 16 KiB segment cost
+// seconds. They are refused at load; a pack of the same shape within the DFA
+// budget loads and matches exactly, even on text built to defeat the DFA.
+std::string DfaPack(int rules, int repeat) {
+  std::string pack;
+  for (int i = 0; i < rules; ++i) {
+    absl::StrAppend(&pack, Rule(absl::StrCat("dfa.r", i),
+                                absl::StrCat("patterns: \"(a|b)*a(a|b){", repeat, "}x", i, "\""),
+                                absl::StrCat("a", std::string(repeat, 'b'), "x", i)));
+  }
+  return pack;
+}
+
+TEST_F(PhraseListAbuseTest, PatternsThatBlowUpTheDfaAreRefusedNamingTheLine) {
+  ExpectRefused("dfa.textproto", DfaPack(300, 20), grpc::StatusCode::INVALID_ARGUMENT,
+                "dfa.textproto:6:3: rule dfa.r0: phrase pattern \"(a|b)*a(a|b){20}x0\" is too "
+                "costly to match");
+  // Each within the limit, but too many for one Set together.
+  ExpectRefused("dfa_many.textproto", DfaPack(300, 9), grpc::StatusCode::INVALID_ARGUMENT,
+                "rule dfa.r162: the raw patterns of the rules matched against agent speech need "
+                "more than 1000000 steps");
+}
+
+TEST_F(PhraseListAbuseTest, PatternsWithinTheDfaBudgetMatchExactlyOnAdversarialText) {
+  dir_.Write("packs/dfa.textproto", DfaPack(300, 8));
+  v1::ReloadPhraseListsResponse response;
+  grpc::Status status = Reload(&response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // 16 KiB of pseudo-random a/b (fixed seed) keeps reaching new DFA states;
+  // it ends in a match of dfa.r7 only.
+  uint32_t state = 12345;
+  std::string text;
+  for (int i = 0; i < 16 * 1024 - 32; ++i) {
+    state = state * 1103515245u + 12345u;
+    text.push_back((state >> 16) & 1 ? 'a' : 'b');
+  }
+  absl::StrAppend(&text, "a", std::string(8, 'b'), "x7");
+  const absl::Time start = absl::Now();
+  CallResult result = RunCall(
+      stub_.get(), {StartEvent("dfa-call", "agent-dfa"),
+                    SegmentEvent("a1", v1::SPEAKER_AGENT, text, true, 0, 5000), EndEvent()});
+  std::cerr << "16 KiB adversarial segment against 300 patterns: " << absl::Now() - start << "\n";
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  std::vector<std::string> nudges;
+  for (const auto& event : result.events) {
+    if (event.has_nudge()) nudges.push_back(event.nudge().rule_id());
+  }
+  EXPECT_THAT(nudges, ElementsAreArray({"dfa.r7"}));
+  EXPECT_EQ(result.events.back().report().set_out_of_memory_fallbacks(), 0);
+  EXPECT_EQ(result.events.back().report().rule_set_version(), response.version());
 }
 
 TEST_F(PhraseListAbuseTest, FiftyThousandRulesAreAcceptedWithinBoundedTimeWhileCallsRun) {
