@@ -163,7 +163,9 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
                                 public std::enable_shared_from_this<StreamCallReactor> {
  public:
   StreamCallReactor(const CoachServiceImpl::Env& env, std::optional<Principal> principal)
-      : env_(env), principal_(std::move(principal)) {}
+      : env_(env), principal_(std::move(principal)) {
+    if (env_.reactors != nullptr) env_.reactors->Enter();
+  }
 
   // Takes ownership of itself and issues the first Read. Call once, right
   // after construction, before returning the reactor to gRPC.
@@ -248,6 +250,7 @@ class StreamCallReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer,
   }
 
   void OnDone() override {
+    ReactorCount::Leaving leaving(env_.reactors);
     env_.registry->ForgetOpening(this);
     std::shared_ptr<StreamCallReactor> self;
     {
@@ -553,7 +556,9 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
  public:
   enum class Kind { kAgent, kAlerts };
 
-  SubscriberReactor(const CoachServiceImpl::Env& env, Kind kind) : env_(env), kind_(kind) {}
+  SubscriberReactor(const CoachServiceImpl::Env& env, Kind kind) : env_(env), kind_(kind) {
+    if (env_.reactors != nullptr) env_.reactors->Enter();
+  }
 
   absl::string_view kind_name() const { return kind_ == Kind::kAgent ? "agent" : "alerts"; }
 
@@ -679,6 +684,7 @@ class SubscriberReactor final : public grpc::ServerWriteReactor<v1::CoachEvent>,
   }
 
   void OnDone() override {
+    ReactorCount::Leaving leaving(env_.reactors);
     std::shared_ptr<SubscriberReactor> self;
     bool registered;
     std::string tenant;
@@ -752,6 +758,28 @@ grpc::ServerWriteReactor<v1::CoachEvent>* OpenSubscriber(
 }
 
 }  // namespace
+
+void ReactorCount::Enter() {
+  absl::MutexLock lock(&mu_);
+  ++live_;
+}
+
+void ReactorCount::Exit() {
+  absl::MutexLock lock(&mu_);
+  --live_;
+}
+
+bool ReactorCount::WaitForNone(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](int* live) { return *live == 0; }, &live_),
+                              timeout);
+}
+
+int ReactorCount::live() const {
+  absl::MutexLock lock(&mu_);
+  return live_;
+}
 
 CoachServiceImpl::CoachServiceImpl(Env env) : env_(std::move(env)) {}
 

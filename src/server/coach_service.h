@@ -40,6 +40,8 @@
 #include <functional>
 #include <optional>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coach/v1/coach.grpc.pb.h"
 #include "engine/call_session.h"
@@ -77,6 +79,40 @@ using CoachServiceBase = v1::CoachService::WithRawCallbackMethod_StreamCall<
     v1::CoachService::WithCallbackMethod_WatchAgent<v1::CoachService::WithCallbackMethod_WatchAlerts<
         v1::CoachService::WithRawCallbackMethod_ReviewCall<v1::CoachService::Service>>>>;
 
+// Counts the StreamCall and Watch reactors from their construction to the
+// end of their OnDone(). Server::Shutdown waits for zero after gRPC's
+// Server::Wait(), so that no reactor still touches the Env (registry, metrics)
+// when the server tears them down. This states the ordering in coachd's own
+// code, under a lock ThreadSanitizer sees, rather than leaving it to gRPC's
+// internal reference counts. Thread-safe.
+class ReactorCount {
+ public:
+  void Enter();
+  void Exit();
+  // True when the count reached zero within `timeout`.
+  bool WaitForNone(absl::Duration timeout);
+  int live() const;
+
+  // Calls Exit() on destruction: the first local of an OnDone(), so it runs
+  // after everything else there, the reactor's own deletion included.
+  class Leaving {
+   public:
+    explicit Leaving(ReactorCount* count) : count_(count) {}
+    Leaving(const Leaving&) = delete;
+    Leaving& operator=(const Leaving&) = delete;
+    ~Leaving() {
+      if (count_ != nullptr) count_->Exit();
+    }
+
+   private:
+    ReactorCount* const count_;
+  };
+
+ private:
+  mutable absl::Mutex mu_;
+  int live_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class CoachServiceImpl final : public CoachServiceBase {
  public:
   // Everything the reactors use; not owned. `tokens` null means auth off.
@@ -85,6 +121,8 @@ class CoachServiceImpl final : public CoachServiceBase {
     RuleSetStore* rules = nullptr;
     ServerMetrics* metrics = nullptr;
     const TokenStore* tokens = nullptr;
+    // Null: not counted (tests of the service alone).
+    ReactorCount* reactors = nullptr;
     // Runs ReviewCalls; null runs them inline on the callback thread (only
     // for tests of the service alone).
     ReviewPool* reviews = nullptr;

@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(Options options) {
   env.metrics = server->metrics_.get();
   env.tokens = server->tokens_.get();
   env.reviews = server->reviews_.get();
+  env.reactors = &server->reactors_;
   env.before_review = o.before_review;
   env.limits.max_segment_bytes = o.limits.max_segment_bytes;
   env.limits.max_segments_per_call = o.limits.max_segments_per_call;
@@ -254,6 +255,11 @@ void Server::Shutdown(absl::Duration drain) {
     }
     server_->Shutdown(absl::ToChronoTime(absl::Now() + kFlushGrace));
     server_->Wait();
+    // Every RPC is done; their reactors' OnDone() may still be finishing.
+    if (!reactors_.WaitForNone(kFlushGrace)) {
+      spdlog::error("shutdown: {} stream reactors did not finish within {}", reactors_.live(),
+                    absl::FormatDuration(kFlushGrace));
+    }
   }
   // After the gRPC server: a queued review still has to Finish its RPC.
   if (reviews_ != nullptr) reviews_->Stop();

@@ -160,6 +160,8 @@ class Server {
   const Options& options() const { return options_; }
   RuleSetStore& rules() { return *rules_; }
   CallRegistry& registry() { return *registry_; }
+  // StreamCall and Watch reactors not yet through OnDone(); 0 after Shutdown.
+  int live_reactors() const { return reactors_.live(); }
   ReviewPool& reviews() { return *reviews_; }
   ServerMetrics& metrics() { return *metrics_; }
 
@@ -175,6 +177,7 @@ class Server {
   std::unique_ptr<RuleSetStore> rules_;
   std::unique_ptr<CallRegistry> registry_;
   std::unique_ptr<ReviewPool> reviews_;
+  ReactorCount reactors_;
   std::unique_ptr<CoachServiceImpl> coach_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -65,13 +65,17 @@ server::Server::Options TestServer::DefaultOptions(FakeClock* clock) {
   return options;
 }
 
-TestServer::TestServer(server::Server::Options options) {
+void TestServer::QuietLoggingOnce() {
   static const bool quiet = [] {
     server::LogOptions log;
     log.level = "warn";
     return server::ConfigureLogging(log).ok();
   }();
   (void)quiet;
+}
+
+TestServer::TestServer(server::Server::Options options) {
+  QuietLoggingOnce();
   auto server = server::Server::BuildAndStart(std::move(options));
   if (!server.ok()) {
     ADD_FAILURE() << "BuildAndStart: " << server.status();

@@ -103,6 +103,10 @@ class TestServer {
   // thread, the given fake clock.
   static server::Server::Options DefaultOptions(FakeClock* clock);
 
+  // Sets coachd's logging to warnings once per process; every TestServer
+  // does it first. Tests that install their own logger call it before.
+  static void QuietLoggingOnce();
+
   explicit TestServer(server::Server::Options options);
   ~TestServer();
 

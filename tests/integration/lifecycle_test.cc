@@ -49,6 +49,7 @@ TEST_F(LifecycleTest, DrainLetsTheRunningCallFinishAndRefusesNewOnes) {
   // The desktop's WatchAgent must reach the server before the drain starts,
   // or it is refused like the late desktop below.
   ASSERT_TRUE(server_.WaitForAgentSubscribers("", "agent-042", 1));
+  EXPECT_EQ(server_.server().live_reactors(), 2);  // the call and the desktop
 
   std::thread shutdown([&] { server_.server().Shutdown(absl::Seconds(60)); });
   ASSERT_TRUE(Eventually([&] { return HealthStatus(channel_, "") == kNotServing; }));
@@ -72,6 +73,8 @@ TEST_F(LifecycleTest, DrainLetsTheRunningCallFinishAndRefusesNewOnes) {
   ASSERT_FALSE(pipeline.events().empty());
   EXPECT_TRUE(pipeline.events().back().has_report());
   shutdown.join();
+  // Shutdown returned only after every reactor's OnDone() finished.
+  EXPECT_EQ(server_.server().live_reactors(), 0);
   // The desktop got the report before being told the server is going away.
   EXPECT_TRUE(desktop->WaitForReport("running"));
   EXPECT_EQ(desktop->WaitForStatus().error_code(), grpc::StatusCode::UNAVAILABLE);

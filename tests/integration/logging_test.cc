@@ -41,6 +41,7 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
 
 class TranscriptLoggingTest : public ::testing::Test {
  protected:
+  TranscriptLoggingTest() { TestServer::QuietLoggingOnce(); }
   ~TranscriptLoggingTest() override { Quiet(); }
 
   static void Quiet() {
@@ -50,23 +51,27 @@ class TranscriptLoggingTest : public ::testing::Test {
   }
 
   // Streams a call with kSecret in it while logging with `options`; returns
-  // the log. The server is idle while the logger is swapped.
+  // the log. The logger is set up as coachd does it, before the server and
+  // its threads start, and swapped back after they stopped: spdlog's default
+  // logger is not meant to change under threads that log.
   std::string LogOfCall(const server::LogOptions& options, const std::string& call_id) {
     auto sink = std::make_shared<CaptureSink>();
     EXPECT_TRUE(server::ConfigureLogging(options, sink).ok());
-    CallResult result = RunCall(
-        stub_.get(), {StartEvent(call_id, "agent-1"),
-                      SegmentEvent("s1", v1::SPEAKER_CUSTOMER, kSecret, false, 0, 900),
-                      SegmentEvent("s1", v1::SPEAKER_CUSTOMER, kSecret, true, 0, 1000),
-                      EndEvent()});
-    EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+    {
+      TestServer server(TestServer::DefaultOptions(&clock_));
+      std::unique_ptr<v1::CoachService::Stub> stub = server.NewCoachStub();
+      CallResult result = RunCall(
+          stub.get(), {StartEvent(call_id, "agent-1"),
+                       SegmentEvent("s1", v1::SPEAKER_CUSTOMER, kSecret, false, 0, 900),
+                       SegmentEvent("s1", v1::SPEAKER_CUSTOMER, kSecret, true, 0, 1000),
+                       EndEvent()});
+      EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+    }
     Quiet();
     return sink->text();
   }
 
   FakeClock clock_;
-  TestServer server_{TestServer::DefaultOptions(&clock_)};
-  std::unique_ptr<v1::CoachService::Stub> stub_ = server_.NewCoachStub();
 };
 
 TEST_F(TranscriptLoggingTest, TextIsNotLoggedWithoutTheFlagAndDebugLevel) {
