@@ -570,6 +570,24 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
     if (rule.phrases.empty() && rule.patterns.empty()) {
       rsink.Error(rule.location, rule.id, "rule has no phrases and no patterns");
     }
+    // A phrase is a few words and a pattern a line: a runaway one would make
+    // RE2 (and the phrase checks) spend gigabytes before refusing it. Refused
+    // here, and dropped so that no later step compiles it.
+    for (auto [what, texts] : {std::pair<const char*, std::vector<LocatedText>*>{
+                                   "phrase", &rule.phrases},
+                               {"pattern", &rule.patterns},
+                               {"unless phrase", &rule.unless_phrases},
+                               {"unless pattern", &rule.unless_patterns}}) {
+      texts->erase(std::remove_if(texts->begin(), texts->end(),
+                                  [&, what = what](const LocatedText& text) {
+                                    if (text.text.size() <= kMaxTextBytes) return false;
+                                    rsink.Error(text.location, rule.id,
+                                                absl::StrCat(what, " is ", text.text.size(),
+                                                             " bytes; at most ", kMaxTextBytes));
+                                    return true;
+                                  }),
+                   texts->end());
+    }
     if (rule.cooldown_ms < 0) {
       rsink.Error(rule.location, rule.id, "cooldown must not be negative");
     }

@@ -101,9 +101,10 @@ struct Diagnostic {
   std::string ToString() const;
 };
 
-// Longest rule or expectation id and category, and longest title, message
-// or suggestion, in bytes. Every event carries them to desktops and metrics
-// label them by category, so a runaway value is an error at load.
+// Longest rule or expectation id and category, and longest title, message,
+// suggestion, phrase or pattern, in bytes. Every event carries the texts to
+// desktops, metrics label them by category, and RE2 would spend gigabytes on
+// a runaway phrase before refusing it, so a longer value is an error at load.
 inline constexpr size_t kMaxIdBytes = 128;
 inline constexpr size_t kMaxTextBytes = 4096;
 

@@ -121,6 +121,32 @@ TEST(RuleSetCompile, RawPatternWithAnExponentialDfaIsRejectedAtItsLine) {
   EXPECT_THAT(Find(*rules, "dfa", "abbbbbbbbx"), SizeIs(1));
 }
 
+TEST(RuleSetCompile, PhrasesAndPatternsLongerThanTheLimitAreRefusedAtTheirLine) {
+  std::string long_phrase;
+  while (long_phrase.size() <= kMaxTextBytes) long_phrase += "word ";
+  RuleSetSpec spec;
+  spec.rules.push_back(AgentRule("long", "provoking", {"calm down"}));
+  spec.rules[0].phrases.push_back(LocatedText{long_phrase, SourceLocation{"p.textproto", 4, 3}});
+  spec.rules[0].patterns = {LocatedText{long_phrase, SourceLocation{"p.textproto", 5, 3}}};
+  spec.rules[0].unless_phrases = {LocatedText{long_phrase, SourceLocation{"p.textproto", 6, 3}}};
+  spec.rules[0].unless_patterns = {LocatedText{long_phrase, SourceLocation{"p.textproto", 7, 3}}};
+  const std::string bytes = std::to_string(long_phrase.size());
+  const std::string error = CompileError(spec);
+  EXPECT_THAT(error, HasSubstr("p.textproto:4:3: rule long: phrase is " + bytes + " bytes; at most 4096"));
+  EXPECT_THAT(error, HasSubstr("p.textproto:5:3: rule long: pattern is " + bytes));
+  EXPECT_THAT(error, HasSubstr("p.textproto:6:3: rule long: unless phrase is " + bytes));
+  EXPECT_THAT(error, HasSubstr("p.textproto:7:3: rule long: unless pattern is " + bytes));
+  // Nothing else is said about them: they never reached the compilers.
+  EXPECT_THAT(error, Not(HasSubstr("do not compile")));
+
+  // At the limit, a phrase is compiled as usual.
+  std::string at_limit = "calm down";
+  while (at_limit.size() + 5 <= kMaxTextBytes) at_limit += " word";
+  RuleSetSpec fits;
+  fits.rules.push_back(AgentRule("fits", "provoking", {at_limit}));
+  EXPECT_TRUE(RuleSet::Compile(std::move(fits)).ok());
+}
+
 TEST(RuleSetCompile, AnchoredRawPatternsAreLimitedToo) {
   RuleSetSpec spec;
   spec.rules.push_back(AgentRule("dfa", "provoking", {}));
@@ -141,7 +167,7 @@ TEST(RuleSetCompile, RawPatternNestedTooDeepIsRejectedWithoutRecursingIntoIt) {
   RuleSetSpec spec;
   spec.rules.push_back(AgentRule("deep", "provoking", {}));
   spec.rules[0].patterns =
-      Texts({std::string(5000, '(') + "calm down" + std::string(5000, ')')});
+      Texts({std::string(2000, '(') + "calm down" + std::string(2000, ')')});
   EXPECT_THAT(CompileError(spec), HasSubstr("rule deep: phrase pattern"));
   EXPECT_THAT(CompileError(spec), HasSubstr("groups nested more than 32 deep"));
 }
