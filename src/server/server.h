@@ -26,8 +26,9 @@
 // WatchAlerts and ReviewCalls get UNAVAILABLE; running calls get up to `drain`
 // to end and receive their reports; calls still running then are ended (their
 // report goes out, then UNAVAILABLE); subscribers are closed with UNAVAILABLE
-// once their queues are flushed; then the gRPC server stops, and then the
-// ReviewCall worker pool (reviews already queued finish first).
+// once their queues are flushed; then the gRPC server stops, Shutdown waits
+// for every stream reactor to be through OnDone(), and then the ReviewCall
+// worker pool stops (reviews already queued finish first).
 //
 // Thread safety: every method may be called from any thread; Shutdown is
 // idempotent and the destructor calls Shutdown(0) if it was not called.
