@@ -46,6 +46,7 @@ int SeverityPenalty(Severity severity) {
 
 CallSession::CallSession(std::shared_ptr<const RuleSet> rules, SessionOptions options)
     : rules_(std::move(rules)), options_(std::move(options)) {
+  options_.carry_words = std::clamp(options_.carry_words, 0, SessionOptions::kMaxCarryWords);
   report_.rule_set_version = rules_->version();
   report_.asap = {{"acknowledge", false, -1},
                   {"sympathize", false, -1},

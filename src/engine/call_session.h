@@ -69,7 +69,10 @@ struct SessionOptions {
   // Interim hypotheses whose stability is given and below this never fire.
   float min_interim_stability = 0.0f;
   // How many words of a speaker's previous final text stay in the window.
+  // Clamped to [0, kMaxCarryWords]: the window is matched at every segment,
+  // so an unbounded carry would make a long call's cost grow with its length.
   int carry_words = 12;
+  static constexpr int kMaxCarryWords = 64;
   // A pause longer than this (segment start minus previous end of the same
   // speaker) ends the carry-over, so unrelated sentences never join.
   int64_t carry_max_gap_ms = 5000;

@@ -85,6 +85,26 @@ TEST(CallSessionMatching, PhraseSplitAcrossSegmentsOfOneSpeakerMatchesOnce) {
   EXPECT_EQ(evidence.offset_ms, 1000);
 }
 
+TEST(CallSessionMatching, CarryWordsIsClampedToItsRange) {
+  // A phrase said over three segments: 2 + 1 + 4 words.
+  const std::vector<Segment> split = {Agent("a1", "I can", 1000), Agent("a2", "certainly", 1500),
+                                      Agent("a3", "understand how you feel", 2000)};
+  auto nudges = [&](int carry_words) {
+    SessionOptions options;
+    options.carry_words = carry_words;
+    CallSession session(MustCompile(BasicSpec()), options);
+    return Summaries(Play(session, split));
+  };
+  EXPECT_THAT(nudges(12), ElementsAre("nudge:empathy.understand_feel"));
+  EXPECT_THAT(nudges(0), IsEmpty());
+  // Negative is 0, not "keep everything" (a size_t conversion would be).
+  EXPECT_THAT(nudges(-5), IsEmpty());
+  // Two words carried are not enough to reach "I" from the third segment.
+  EXPECT_THAT(nudges(2), IsEmpty());
+  EXPECT_THAT(nudges(3), ElementsAre("nudge:empathy.understand_feel"));
+  EXPECT_THAT(nudges(1 << 30), ElementsAre("nudge:empathy.understand_feel"));
+}
+
 TEST(CallSessionMatching, LongPauseEndsTheCarryOver) {
   CallSession session(MustCompile(BasicSpec()));
   std::vector<Event> events = Play(
