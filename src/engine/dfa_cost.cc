@@ -117,11 +117,15 @@ struct Flags {
 };
 
 // A lenient reader of RE2 syntax: RE2 has already accepted the pattern, so
-// anything unexpected is read as one position over any byte rather than
-// refused.
+// nothing is refused here; an escape it does not know is read as the literal
+// character, and an unbalanced ')' as a plain separator.
 class Reader {
  public:
   explicit Reader(absl::string_view pattern) : text_(pattern) {}
+
+  // After Read(): groups nested deeper than kMaxPatternNesting were found
+  // and the rest of the pattern was not read.
+  bool too_deep() const { return too_deep_; }
 
   std::unique_ptr<Node> Read() {
     Flags flags;
@@ -498,9 +502,6 @@ class Reader {
   size_t pos_ = 0;
   int depth_ = 0;
   bool too_deep_ = false;
-
- public:
-  bool too_deep() const { return too_deep_; }
 };
 
 // The position (Glushkov) automaton: one position per byte-set leaf, copies
