@@ -419,6 +419,11 @@ class Reader {
     }
   }
 
+  // Past the rest of a multi-byte UTF-8 character whose lead byte was read.
+  void SkipUtf8Continuation() {
+    while (!AtEnd() && (static_cast<unsigned char>(Peek()) & 0xC0) == 0x80) ++pos_;
+  }
+
   static int HexValue(char h) {
     if (h >= '0' && h <= '9') return h - '0';
     return absl::ascii_tolower(static_cast<unsigned char>(h)) - 'a' + 10;
@@ -466,7 +471,7 @@ class Reader {
         low = static_cast<unsigned char>(Peek());
         ++pos_;
         if (low >= 0x80) {
-          while (!AtEnd() && (static_cast<unsigned char>(Peek()) & 0xC0) == 0x80) ++pos_;
+          SkipUtf8Continuation();
           low = 0x80;
         }
       }
@@ -484,7 +489,7 @@ class Reader {
           high = static_cast<unsigned char>(Peek());
           ++pos_;
           if (high >= 0x80) {
-            while (!AtEnd() && (static_cast<unsigned char>(Peek()) & 0xC0) == 0x80) ++pos_;
+            SkipUtf8Continuation();
             high = 0xFF;
           }
         }

@@ -188,6 +188,12 @@ int64_t SetMemoryBudget(int64_t instructions) {
          std::max(kMinDfaBytes, kDfaBytesPerInstruction * instructions);
 }
 
+// Whether a rule scoped to `scope` is matched against `speaker`'s Sets.
+bool ListensTo(SpeakerScope scope, Speaker speaker) {
+  return scope == SpeakerScope::kAny ||
+         (scope == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
+}
+
 // What the raw patterns of a rule's Set part cost RE2's DFA (dfa_cost.h).
 struct PatternDfaWork {
   int64_t work = 0;
@@ -265,10 +271,7 @@ void CheckSetPatternDfaWork(const std::vector<CompiledRule>& rules,
       int64_t total = 0;
       for (size_t r = 0; r < rules.size(); ++r) {
         const RuleSpec& rule = rules[r].spec;
-        const bool listens =
-            rule.speaker == SpeakerScope::kAny ||
-            (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
-        if (!listens || work[r].work == 0) continue;
+        if (!ListensTo(rule.speaker, speaker) || work[r].work == 0) continue;
         total += work[r].work;
         if (total <= limit) continue;
         sink->Error(work[r].costliest, rule.id,
@@ -736,13 +739,9 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(
       int64_t instructions = 0;
       for (int r = 0; r < static_cast<int>(set->rules_.size()); ++r) {
         const CompiledRule& compiled = set->rules_[r];
-        const RuleSpec& rule = compiled.spec;
-        const bool listens =
-            rule.speaker == SpeakerScope::kAny ||
-            (rule.speaker == SpeakerScope::kAgent) == (speaker == Speaker::kAgent);
         const RE2* regex =
             part == RulePart::kWindow ? compiled.regex.get() : compiled.anchored.get();
-        if (!listens || regex == nullptr) continue;
+        if (!ListensTo(compiled.spec.speaker, speaker) || regex == nullptr) continue;
         members.push_back(&compiled);
         instructions += regex->ProgramSize();
       }
